@@ -1,0 +1,133 @@
+"""Users API (`/api/v1/users`) and Auth API (`/api/v1/auth`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.api.serializers import (
+    LoginSerializer,
+    RefreshSerializer,
+    TokenPairSerializer,
+    UserCreateSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+from accounts.models import CAPABILITY_FLAGS, User
+from accounts.policy import Action
+from accounts.throttling import LoginAddressThrottle, LoginUsernameThrottle
+from accounts.tokens import session_refresh, session_revoke, sessions_revoke_all
+from pkiserver.api.viewsets import PolicyViewSet
+
+
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
+    queryset = User.objects.all()
+    serializer_class = UserSerializer
+    scope_kind = "user"
+    policy = {
+        "list": Action.USER_LIST,
+        "create": Action.USER_CREATE,
+        "me": Action.USER_VIEW,
+        "retrieve": Action.USER_VIEW,
+        "partial_update": Action.USER_EDIT_PROFILE,  # per-field checks in user_update
+        "update": Action.USER_EDIT_PROFILE,
+        "destroy": Action.USER_DELETE,
+    }
+    object_actions = ("me", "retrieve", "partial_update", "update", "destroy")
+
+    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
+    def create(self, request: Request) -> Response:
+        form = UserCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        flags = {name: data.pop(name) for name in CAPABILITY_FLAGS}
+        user = services.user_create(actor=request.user, flags=flags, **data)
+        return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=UserSerializer)
+    @action(detail=False, methods=["get"])
+    def me(self, request: Request) -> Response:
+        self.check_object_permissions(request, request.user)
+        return Response(UserSerializer(request.user).data)
+
+    @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        user = self.get_object()  # any authenticated caller passes; the fields decide below
+        form = UserUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = services.user_update(actor=request.user, user=user, data=dict(form.validated_data))
+        return Response(UserSerializer(user).data)
+
+    @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
+    def update(self, request: Request, pk: str) -> Response:
+        return self.partial_update(request, pk)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.user_delete(actor=request.user, user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def check_object_permissions(self, request: Request, obj: User) -> None:
+        # Updates are decided field by field in the service, after we know the object exists.
+        if self.action in ("partial_update", "update"):
+            return
+        super().check_object_permissions(request, obj)
+
+
+class TokenView(APIView):
+    """`POST /auth/token`: form-encoded username and password (OAuth2 password flow)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+
+    @extend_schema(request={"application/x-www-form-urlencoded": LoginSerializer}, responses=TokenPairSerializer)
+    def post(self, request: Request) -> Response:
+        form = LoginSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        pair = services.user_login(request=request._request, **form.validated_data)
+        return Response(asdict(pair))
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class RefreshView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshSerializer, responses=TokenPairSerializer)
+    def post(self, request: Request) -> Response:
+        form = RefreshSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return Response(asdict(session_refresh(raw_refresh_token=form.validated_data["refresh_token"])))
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        session_revoke(sid=request.user.auth_session_sid, reason="logout")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvalidateView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request: Request) -> Response:
+        sessions_revoke_all(user=request.user, reason="invalidate")
+        return Response(status=status.HTTP_204_NO_CONTENT)

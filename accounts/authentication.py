@@ -1,0 +1,50 @@
+"""Bearer-JWT authentication: a valid signature is not enough, the session must be alive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import AuthSession, User
+
+
+class BearerAuthentication(JWTAuthentication):
+    www_authenticate_realm = "api"
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[User, AccessToken] | None:
+        header = self.get_header(request)
+        if header is None:
+            return None
+        raw = self.get_raw_token(header)
+        if raw is None:
+            raise exceptions.AuthenticationFailed("Invalid authorization header", code="bad_authorization_header")
+        try:
+            token = AccessToken(raw)
+        except TokenError as exc:
+            raise InvalidToken(f"Could not validate credentials: {exc}") from None
+        return self.get_user(token), token
+
+    def get_user(self, validated_token: Any) -> User:
+        sid, user_id = validated_token.get("sid"), validated_token.get("id")
+        if not sid or user_id is None:
+            raise InvalidToken("Could not validate credentials: token has no session")
+        session = (
+            AuthSession.objects.select_related("user", "user__organization")
+            .filter(sid=sid, revoked_at__isnull=True)
+            .first()
+        )
+        if session is None or session.user_id != user_id:
+            raise InvalidToken("Could not validate credentials: session is closed")
+        user = session.user
+        if not user.is_active:
+            raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
+        user.auth_session_sid = session.sid
+        return user

@@ -1,0 +1,201 @@
+"""The authorization policy: who may do what, written once as a table (SPEC §3-§5, §10).
+
+Every DRF permission class, queryset scope and admin page asks this module. Rules read only
+attributes of the actor and the target, so they are testable without a database.
+
+Decision order: an inactive or anonymous actor gets only what is open to anyone; an active
+superuser may do everything; otherwise the action's rule decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Callable
+
+from django.conf import settings
+from django.db.models import Q
+
+from pkiserver.errors import PolicyDenied
+
+
+class Action(StrEnum):
+    ADMIN_CONSOLE = "admin.enter"
+
+    USER_CREATE = "user.create"
+    USER_CREATE_PRIVILEGED = "user.create_privileged"  # a new admin or superuser
+    USER_CREATE_IN_ORG = "user.create_in_org"  # target: the organization
+    USER_LIST = "user.list"
+    USER_VIEW = "user.view"
+    USER_EDIT_PROFILE = "user.edit_profile"  # email, password
+    USER_SET_FLAGS = "user.set_flags"  # capability flags
+    USER_SET_ROLE = "user.set_role"  # role, is_active, organization_id
+    USER_DELETE = "user.delete"
+    USER_MOVE = "user.move"  # take a user out of their current organization
+
+    ORG_CREATE = "org.create"
+    ORG_LIST = "org.list"
+    ORG_LIST_ALL = "org.list_all"
+    ORG_VIEW = "org.view"
+    ORG_UPDATE = "org.update"
+    ORG_DELETE = "org.delete"
+    ORG_VIEW_MEMBERS = "org.view_members"
+    ORG_MANAGE_MEMBERS = "org.manage_members"
+
+    AUDIT_VIEW = "audit.view"
+
+    CA_VIEW = "ca.view"
+    CA_CREATE = "ca.create"  # target: the organization, or the parent CA
+    CA_DELETE = "ca.delete"
+    CA_EXPORT_KEY = "ca.export_key"
+    CERT_VIEW = "cert.view"
+    CERT_CREATE = "cert.create"  # target: the issuing CA
+    CERT_REVOKE = "cert.revoke"
+    CERT_EXPORT_KEY = "cert.export_key"
+
+
+def org_of(target: Any) -> int | None:
+    """The organization id a target belongs to (an Organization is its own)."""
+    if target is None:
+        return None
+    if getattr(target, "_meta", None) is not None and target._meta.label == "orgs.Organization":
+        return target.pk
+    return getattr(target, "organization_id", None)
+
+
+def _same_org(actor: Any, target: Any) -> bool:
+    org = org_of(target)
+    return org is not None and org == actor.organization_id
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    test: Callable[[Any, Any], bool]
+
+    def __call__(self, actor: Any, target: Any) -> bool:
+        return bool(self.test(actor, target))
+
+    def __or__(self, other: Rule) -> Rule:
+        return Rule(f"{self.name} | {other.name}", lambda a, t: self(a, t) or other(a, t))
+
+
+def capable(flag: str) -> Rule:
+    """A member of the target's organization holding a capability flag."""
+    return Rule(f"capable({flag})", lambda a, t: _same_org(a, t) and getattr(a, flag, False))
+
+
+ANYONE = Rule("anyone", lambda a, t: True)
+SUPERUSER_ONLY = Rule("superuser only", lambda a, t: False)
+AUTHENTICATED = Rule("authenticated", lambda a, t: True)
+REGISTRATION = Rule(
+    "anyone while registration is open",
+    lambda a, t: settings.ALLOW_UNAUTHENTICATED_REGISTRATION or a.is_authenticated,
+)
+SELF = Rule("self", lambda a, t: t is not None and a.pk == t.pk and not a.is_service_account)
+ANY_ADMIN = Rule("admin", lambda a, t: a.role == "admin")
+ORG_ADMIN = Rule("admin of the organization", lambda a, t: a.role == "admin" and _same_org(a, t))
+ORG_MEMBER = Rule("member of the organization", _same_org)
+CREATOR = Rule(
+    "creator",
+    lambda a, t: not a.is_service_account and getattr(t, "created_by_user_id", None) == a.pk,
+)
+UNASSIGNED = Rule("user without organization", lambda a, t: t.organization_id is None)
+
+# Rules open to callers that are not logged in.
+_OPEN_RULES = {ANYONE, REGISTRATION}
+
+RULES: dict[Action, Rule] = {
+    Action.ADMIN_CONSOLE: SUPERUSER_ONLY,
+    # Users (SPEC §3 and the Users API page).
+    Action.USER_CREATE: REGISTRATION,
+    Action.USER_CREATE_PRIVILEGED: SUPERUSER_ONLY,
+    Action.USER_CREATE_IN_ORG: ORG_ADMIN,
+    Action.USER_LIST: SUPERUSER_ONLY,
+    Action.USER_VIEW: SELF | ANY_ADMIN,
+    Action.USER_EDIT_PROFILE: SELF | ORG_ADMIN,
+    Action.USER_SET_FLAGS: ORG_ADMIN,
+    Action.USER_SET_ROLE: SUPERUSER_ONLY,
+    Action.USER_DELETE: SUPERUSER_ONLY,
+    Action.USER_MOVE: ORG_ADMIN | UNASSIGNED,
+    # Organizations (SPEC §4).
+    Action.ORG_CREATE: ANY_ADMIN,
+    Action.ORG_LIST: AUTHENTICATED,
+    Action.ORG_LIST_ALL: SUPERUSER_ONLY,
+    Action.ORG_VIEW: ORG_MEMBER,
+    Action.ORG_UPDATE: ORG_ADMIN,
+    Action.ORG_DELETE: SUPERUSER_ONLY,
+    Action.ORG_VIEW_MEMBERS: ORG_MEMBER,
+    Action.ORG_MANAGE_MEMBERS: ORG_ADMIN,
+    # Audit log (SPEC §10): admins see their organization's entries (see SCOPES).
+    Action.AUDIT_VIEW: ANY_ADMIN,
+    # CAs and certificates (SPEC §5).
+    Action.CA_VIEW: CREATOR | ORG_MEMBER,
+    Action.CA_CREATE: ORG_ADMIN | capable("can_create_ca"),
+    Action.CA_DELETE: CREATOR | ORG_ADMIN | capable("can_delete_ca"),
+    Action.CA_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),
+    Action.CERT_VIEW: CREATOR | ORG_MEMBER,
+    Action.CERT_CREATE: CREATOR | ORG_ADMIN | capable("can_create_cert"),
+    Action.CERT_REVOKE: CREATOR | ORG_ADMIN | capable("can_revoke_cert"),
+    Action.CERT_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),
+}
+
+# Service accounts act like a `user` of their organization, but never manage people.
+HUMAN_ONLY_PREFIXES = ("admin.", "user.", "org.")
+
+# Row scoping for lists: kind -> filter for a non-superuser actor.
+SCOPES: dict[str, Callable[[Any], Q]] = {
+    "organization": lambda a: Q(pk=a.organization_id) if a.organization_id else Q(pk__in=[]),
+    "user": lambda a: Q(pk=a.pk),
+    "audit": lambda a: (
+        Q(organization_id=a.organization_id) if a.role == "admin" and a.organization_id else Q(pk__in=[])
+    ),
+    "ca": lambda a: Q(organization_id=a.organization_id) if a.organization_id else Q(pk__in=[]),
+    "certificate": lambda a: Q(organization_id=a.organization_id) if a.organization_id else Q(pk__in=[]),
+}
+
+
+def is_superuser(actor: Any) -> bool:
+    return bool(
+        getattr(actor, "is_authenticated", False)
+        and actor.is_active
+        and not getattr(actor, "is_service_account", False)
+        and actor.role == "superuser"
+    )
+
+
+def can(actor: Any, action: Action, target: Any = None) -> bool:
+    rule = RULES[action]
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return rule in _OPEN_RULES and rule(_Anonymous, target)
+    if getattr(actor, "is_service_account", False) and action.value.startswith(HUMAN_ONLY_PREFIXES):
+        return False
+    if is_superuser(actor):
+        return True
+    return rule(actor, target)
+
+
+def require(actor: Any, action: Action, target: Any = None, message: str | None = None) -> None:
+    if not can(actor, action, target):
+        raise PolicyDenied(message or "Not enough permissions")
+
+
+def visible_q(actor: Any, kind: str) -> Q:
+    """Rows of `kind` the actor may list."""
+    if is_superuser(actor):
+        return Q()
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return Q(pk__in=[])
+    return SCOPES[kind](actor)
+
+
+class _AnonymousActor:
+    is_authenticated = False
+    is_active = False
+    is_service_account = False
+    pk = None
+    role = None
+    organization_id = None
+
+
+_Anonymous = _AnonymousActor()

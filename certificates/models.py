@@ -1,0 +1,1 @@
+"""CA and certificate models (see the PKI core work)."""

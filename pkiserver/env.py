@@ -1,0 +1,154 @@
+"""Typed environment readers that fail loudly and name the variable at fault."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+# FileAwareEnv also accepts NAME_FILE, pointing at a file that holds the secret.
+_env = environ.FileAwareEnv()
+
+
+class ConfigError(ImproperlyConfigured):
+    """A configuration variable holds a value we cannot use."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"Configuration error in {name}: {problem}")
+        self.name = name
+
+
+def read_dotenv(path: Path) -> None:
+    """Load `.env` into the process environment without overriding real variables."""
+    if path.is_file():
+        environ.Env.read_env(str(path), overwrite=False)
+
+
+def is_set(name: str) -> bool:
+    return name in os.environ or f"{name}_FILE" in os.environ
+
+
+def _read(name: str, cast: Callable[..., T], default: Any) -> T:
+    try:
+        return cast(name, default=default)
+    except ImproperlyConfigured as exc:  # includes missing values with no default
+        raise ConfigError(name, str(exc)) from exc
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(name, f"cannot parse {_env.str(name, default='')!r} ({exc})") from exc
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = _read(name, _env.str, default)
+    if value is None:
+        raise ConfigError(name, "is required")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(name, f"expected a boolean (true/false/1/0), got {raw!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(name, f"expected an integer, got {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(name, f"must be at most {maximum}, got {value}")
+    return value
+
+
+def env_choice(name: str, default: str, choices: set[str]) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(sorted(choices))}, got {value!r}")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    if raw.startswith("["):  # FastPKI writes BACKEND_CORS_ORIGINS as a JSON list
+        import json
+
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(name, f"invalid JSON list ({exc})") from None
+        if not isinstance(parsed, list) or not all(isinstance(x, str) for x in parsed):
+            raise ConfigError(name, "must be a list of strings")
+        return [x.strip() for x in parsed if x.strip()]
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def env_db(name: str, default: str) -> dict[str, Any]:
+    url = env_str(name, default)
+    try:
+        config = environ.Env.db_url_config(url)
+    except (ImproperlyConfigured, ValueError, KeyError) as exc:
+        raise ConfigError(name, f"unsupported database URL ({exc})") from None
+    if not config.get("ENGINE"):
+        raise ConfigError(name, f"unsupported database URL scheme in {url!r}")
+    return config
+
+
+def env_cache(name: str, default: str) -> dict[str, Any]:
+    url = env_str(name, default)
+    try:
+        return environ.Env.cache_url_config(url)
+    except (ImproperlyConfigured, ValueError, KeyError) as exc:
+        raise ConfigError(name, f"unsupported cache URL ({exc})") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate in FastPKI's format, such as `5/minute`."""
+    value = env_str(name, default).strip()
+    count, _, period = value.partition("/")
+    units = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
+    if not count.isdigit() or int(count) < 1 or period.strip().lower() not in units:
+        raise ConfigError(name, f"expected a rate such as '5/minute', got {value!r}")
+    return f"{int(count)}/{period.strip().lower()}"
+
+
+def persistent_secret(name: str, path: Path, *, make: Callable[[], str], min_length: int = 0) -> str:
+    """Read a secret from the environment, else from `path`, else create it there (mode 0600)."""
+    if is_set(name):
+        value = env_str(name)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # made earlier, or by a process starting beside us
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+        value = path.read_text().strip()
+    if len(value) < min_length:
+        raise ConfigError(name, f"must be at least {min_length} characters long")
+    return value
+
+
+def random_secret_key() -> str:
+    return secrets.token_urlsafe(50)

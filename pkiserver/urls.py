@@ -1,0 +1,39 @@
+"""URL map: the REST API under /api/v1, its schema and docs, the admin console."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from accounts.api.views import InvalidateView, LogoutView, RefreshView, TokenView, UserViewSet
+from audit.api.views import AuditLogViewSet
+from orgs.api.views import OrganizationViewSet
+from pkiserver.api.errors import json_error_view
+from pkiserver.api.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+router.register("users", UserViewSet, basename="user")
+router.register("organizations", OrganizationViewSet, basename="organization")
+router.register("audit-logs", AuditLogViewSet, basename="audit-log")
+
+api_v1 = [
+    re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),
+    re_path(r"^auth/refresh/?$", RefreshView.as_view(), name="auth-refresh"),
+    re_path(r"^auth/logout/?$", LogoutView.as_view(), name="auth-logout"),
+    re_path(r"^auth/invalidate/?$", InvalidateView.as_view(), name="auth-invalidate"),
+    re_path(r"^openapi\.json$", SpectacularAPIView.as_view(), name="openapi"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),
+    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),
+    *router.urls,
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = json_error_view(400, "Bad request.", "bad_request")
+handler403 = json_error_view(403, "Not enough permissions", "permission_denied")
+handler404 = json_error_view(404, "Not found.", "not_found")
+handler500 = json_error_view(500, "Internal server error.", "server_error")
