@@ -9,9 +9,10 @@ superuser may do everything; otherwise the action's rule decides.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -44,10 +45,12 @@ class Action(StrEnum):
 
     AUDIT_VIEW = "audit.view"
 
+    CA_LIST = "ca.list"
     CA_VIEW = "ca.view"
     CA_CREATE = "ca.create"  # target: the organization, or the parent CA
     CA_DELETE = "ca.delete"
     CA_EXPORT_KEY = "ca.export_key"
+    CERT_LIST = "cert.list"
     CERT_VIEW = "cert.view"
     CERT_CREATE = "cert.create"  # target: the issuing CA
     CERT_REVOKE = "cert.revoke"
@@ -95,6 +98,12 @@ REGISTRATION = Rule(
 SELF = Rule("self", lambda a, t: t is not None and a.pk == t.pk and not a.is_service_account)
 ANY_ADMIN = Rule("admin", lambda a, t: a.role == "admin")
 ORG_ADMIN = Rule("admin of the organization", lambda a, t: a.role == "admin" and _same_org(a, t))
+# An admin's authority over the people of their organization stops at superusers: resetting a
+# superuser's password would hand the admin the whole server.
+USER_ORG_ADMIN = Rule(
+    "admin of the user's organization (not over a superuser)",
+    lambda a, t: ORG_ADMIN(a, t) and t.role != "superuser",
+)
 ORG_MEMBER = Rule("member of the organization", _same_org)
 CREATOR = Rule(
     "creator",
@@ -113,8 +122,8 @@ RULES: dict[Action, Rule] = {
     Action.USER_CREATE_IN_ORG: ORG_ADMIN,
     Action.USER_LIST: SUPERUSER_ONLY,
     Action.USER_VIEW: SELF | ANY_ADMIN,
-    Action.USER_EDIT_PROFILE: SELF | ORG_ADMIN,
-    Action.USER_SET_FLAGS: ORG_ADMIN,
+    Action.USER_EDIT_PROFILE: SELF | USER_ORG_ADMIN,
+    Action.USER_SET_FLAGS: USER_ORG_ADMIN,
     Action.USER_SET_ROLE: SUPERUSER_ONLY,
     Action.USER_DELETE: SUPERUSER_ONLY,
     Action.USER_MOVE: ORG_ADMIN | UNASSIGNED,
@@ -130,10 +139,12 @@ RULES: dict[Action, Rule] = {
     # Audit log (SPEC §10): admins see their organization's entries (see SCOPES).
     Action.AUDIT_VIEW: ANY_ADMIN,
     # CAs and certificates (SPEC §5).
+    Action.CA_LIST: AUTHENTICATED,  # rows scoped by SCOPES["ca"]
     Action.CA_VIEW: CREATOR | ORG_MEMBER,
     Action.CA_CREATE: ORG_ADMIN | capable("can_create_ca"),
     Action.CA_DELETE: CREATOR | ORG_ADMIN | capable("can_delete_ca"),
     Action.CA_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),
+    Action.CERT_LIST: AUTHENTICATED,  # rows scoped by SCOPES["certificate"]
     Action.CERT_VIEW: CREATOR | ORG_MEMBER,
     Action.CERT_CREATE: CREATOR | ORG_ADMIN | capable("can_create_cert"),
     Action.CERT_REVOKE: CREATOR | ORG_ADMIN | capable("can_revoke_cert"),

@@ -1,1 +1,149 @@
-"""CA and certificate models (see the PKI core work)."""
+"""Certificate authorities, certificates and their published CRLs. No crypto here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from certificates.querysets import CertificateQuerySet
+
+
+class KeyAlgorithm(models.TextChoices):
+    RSA = "rsa", "RSA"
+    ECDSA = "ecdsa", "ECDSA"
+    ED25519 = "ed25519", "Ed25519"
+
+
+class CertificateType(models.TextChoices):
+    SERVER = "server", "Server"
+    CLIENT = "client", "Client"
+    DUAL_PURPOSE = "dual_purpose", "Dual purpose"
+    CA = "ca", "CA"
+
+
+class CertificateStatus(models.TextChoices):
+    VALID = "valid", "Valid"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+class CertificateAuthority(models.Model):
+    name = models.CharField(max_length=255)
+    description = models.TextField(null=True, blank=True)
+    subject_dn = models.TextField()
+    key_algorithm = models.CharField(max_length=16, choices=KeyAlgorithm.choices, default=KeyAlgorithm.RSA)
+    key_size = models.PositiveIntegerField()
+    valid_days = models.PositiveIntegerField()
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    path_length = models.PositiveSmallIntegerField(null=True, blank=True)
+    allow_leaf_certs = models.BooleanField(default=True)
+    # Set when a caller chose allow_leaf_certs: then creating a child leaves it alone.
+    allow_leaf_certs_explicit = models.BooleanField(default=False)
+    crl_base_url = models.URLField(max_length=500, null=True, blank=True)
+    certificate = models.TextField()
+    private_key = models.TextField(editable=False)  # Fernet token, never plaintext
+    serial_number = models.CharField(max_length=40)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="cas"
+    )
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "certificate authority"
+        verbose_name_plural = "certificate authorities"
+        indexes = [models.Index(fields=["organization", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+    @property
+    def slug(self) -> str:
+        from certificates.x509.names import slugify_ca
+
+        return slugify_ca(self.name, self.pk)
+
+
+class Certificate(models.Model):
+    common_name = models.CharField(max_length=255)
+    subject_dn = models.TextField()
+    certificate_type = models.CharField(max_length=16, choices=CertificateType.choices)
+    key_algorithm = models.CharField(max_length=16, choices=KeyAlgorithm.choices, default=KeyAlgorithm.RSA)
+    key_size = models.PositiveIntegerField()
+    valid_days = models.PositiveIntegerField()
+    certificate = models.TextField()
+    private_key = models.TextField(null=True, blank=True, editable=False)  # Fernet token or null
+    serial_number = models.CharField(max_length=40)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=255, null=True, blank=True)
+    revocation_reason_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    issuer = models.ForeignKey(CertificateAuthority, on_delete=models.CASCADE, related_name="certificates")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
+    )
+    created_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    san_dns_names = models.JSONField(default=list, blank=True)
+    san_ip_addresses = models.JSONField(default=list, blank=True)
+    san_email_addresses = models.JSONField(default=list, blank=True)
+    from_csr = models.BooleanField(default=False)
+    renewed_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="renewals")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CertificateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "serial_number"], name="unique_serial_per_issuer"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "id"]),
+            models.Index(fields=["issuer", "revoked_at"]),
+            models.Index(fields=["common_name"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.common_name} ({self.serial_number})"
+
+    def status_at(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return CertificateStatus.REVOKED
+        if self.not_after <= now:
+            return CertificateStatus.EXPIRED
+        return CertificateStatus.VALID
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
+
+
+class RevocationList(models.Model):
+    """The current signed CRL of a CA, rebuilt when a revocation commits or when it goes stale."""
+
+    ca = models.OneToOneField(CertificateAuthority, on_delete=models.CASCADE, related_name="crl", primary_key=True)
+    number = models.PositiveBigIntegerField(default=0)
+    der = models.BinaryField()
+    this_update = models.DateTimeField()
+    next_update = models.DateTimeField()
+    entries = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"CRL #{self.number} of {self.ca_id}"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -41,12 +43,16 @@ def _read(name: str, cast: Callable[..., T], default: Any) -> T:
         raise ConfigError(name, str(exc)) from exc
     except (ValueError, TypeError) as exc:
         raise ConfigError(name, f"cannot parse {_env.str(name, default='')!r} ({exc})") from exc
+    except OSError as exc:  # NAME_FILE names a file we cannot read
+        raise ConfigError(name, f"cannot read {name}_FILE: {exc.strerror or exc}") from None
 
 
 def env_str(name: str, default: str | None = None) -> str:
     value = _read(name, _env.str, default)
     if value is None:
         raise ConfigError(name, "is required")
+    if f"{name}_FILE" in os.environ:  # a secret file usually ends with a newline that is not part of it
+        value = value.rstrip("\r\n")
     return value
 
 
@@ -102,14 +108,29 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def env_origins(name: str) -> list[str]:
+    """CORS origins (`scheme://host[:port]`), as a JSON list or comma-separated; FastPKI's trailing `/` is dropped."""
+    origins = [origin.rstrip("/") for origin in env_list(name, [])]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path or parts.query:
+            raise ConfigError(name, f"expected origins such as 'https://app.example.com', got {origin!r}")
+    return origins
+
+
+SUPPORTED_DB_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+
+
 def env_db(name: str, default: str) -> dict[str, Any]:
     url = env_str(name, default)
     try:
         config = environ.Env.db_url_config(url)
     except (ImproperlyConfigured, ValueError, KeyError) as exc:
         raise ConfigError(name, f"unsupported database URL ({exc})") from None
-    if not config.get("ENGINE"):
-        raise ConfigError(name, f"unsupported database URL scheme in {url!r}")
+    if config.get("ENGINE") not in SUPPORTED_DB_ENGINES:
+        # Name only the scheme: the URL may carry a password.
+        scheme = repr(url.partition("://")[0]) if "://" in url else "(none)"
+        raise ConfigError(name, f"unsupported database URL scheme {scheme}; use sqlite:///path or postgres://...")
     return config
 
 
@@ -126,7 +147,8 @@ def env_rate(name: str, default: str) -> str:
     value = env_str(name, default).strip()
     count, _, period = value.partition("/")
     units = {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"}
-    if not count.isdigit() or int(count) < 1 or period.strip().lower() not in units:
+    # isascii: str.isdigit() also accepts "²", which int() then refuses with a bare ValueError.
+    if not (count.isascii() and count.isdigit()) or int(count) < 1 or period.strip().lower() not in units:
         raise ConfigError(name, f"expected a rate such as '5/minute', got {value!r}")
     return f"{int(count)}/{period.strip().lower()}"
 
@@ -152,3 +174,29 @@ def persistent_secret(name: str, path: Path, *, make: Callable[[], str], min_len
 
 def random_secret_key() -> str:
     return secrets.token_urlsafe(50)
+
+
+def fernet_keys(name: str, path: Path) -> list[str]:
+    """Fernet keys from `name` (comma-separated, newest first), else one kept in `path`."""
+    from cryptography.fernet import Fernet
+
+    if is_set(name):
+        raw = env_str(name)
+    else:
+        existed = path.exists()
+        raw = persistent_secret(name, path, make=lambda: Fernet.generate_key().decode())
+        if not existed:
+            import logging
+
+            logging.getLogger("pkiserver").warning(
+                "No %s configured: created a new key in %s (mode 0600). Back it up with the database.", name, path
+            )
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    if not keys:
+        raise ConfigError(name, "is empty")
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(name, f"key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)") from None
+    return keys

@@ -13,8 +13,10 @@ from pkiserver.env import (
     env_db,
     env_int,
     env_list,
+    env_origins,
     env_rate,
     env_str,
+    fernet_keys,
     persistent_secret,
     random_secret_key,
     read_dotenv,
@@ -37,6 +39,11 @@ CERT_KEY_SIZE = env_int("CERT_KEY_SIZE", 2048, minimum=2048, maximum=4096)
 CERT_DAYS = env_int("CERT_DAYS", 365, minimum=1, maximum=36500)
 CRL_VALIDITY_HOURS = env_int("CRL_VALIDITY_HOURS", 24, minimum=1, maximum=24 * 366)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
+
+# Private keys at rest (SPEC §11): Fernet keys, newest first, comma-separated.
+PRIVATE_KEY_ENCRYPTION_KEYS = fernet_keys(
+    "PRIVATE_KEY_ENCRYPTION_KEY", DATA_DIR / "private_key_encryption.key"
+)
 
 # Authentication (SPEC §2).
 ACCESS_TOKEN_EXPIRE_MINUTES = env_int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, minimum=1)
@@ -139,7 +146,7 @@ STORAGES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CORS_ALLOWED_ORIGINS = env_list("BACKEND_CORS_ORIGINS", [])
+CORS_ALLOWED_ORIGINS = env_origins("BACKEND_CORS_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_EXPOSE_HEADERS = ["X-Total-Count", "Content-Disposition"]
 

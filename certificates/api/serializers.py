@@ -1,0 +1,148 @@
+"""Shapes of the CA, certificate and export APIs (form only; rules live in services)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from certificates.models import Certificate, CertificateAuthority, CertificateStatus, CertificateType, KeyAlgorithm
+
+MAX_PEM = 64 * 1024
+
+
+class CASerializer(serializers.ModelSerializer):
+    parent_ca_id = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
+    organization_id = serializers.IntegerField(allow_null=True, read_only=True)
+    created_by_user_id = serializers.IntegerField(allow_null=True, read_only=True)
+    is_root = serializers.BooleanField(read_only=True)
+    slug = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = CertificateAuthority
+        fields = [
+            "id", "name", "description", "subject_dn", "key_algorithm", "key_size", "valid_days", "parent_ca_id",
+            "path_length", "allow_leaf_certs", "crl_base_url", "certificate", "serial_number", "not_before",
+            "not_after", "slug", "is_root", "organization_id", "created_by_user_id", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class CAWithKeySerializer(CASerializer):
+    private_key = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    class Meta(CASerializer.Meta):
+        fields = [*CASerializer.Meta.fields, "private_key", "warnings"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_private_key(self, obj: CertificateAuthority) -> str | None:
+        return self.context.get("private_key")
+
+    def get_warnings(self, obj: CertificateAuthority) -> list[str]:
+        return self.context.get("warnings", [])
+
+
+class CACreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    subject_dn = serializers.CharField(max_length=2048)
+    description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
+    key_algorithm = serializers.ChoiceField(choices=KeyAlgorithm.values, required=False, allow_null=True)
+    key_size = serializers.IntegerField(required=False, allow_null=True)
+    valid_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
+    parent_ca_id = serializers.IntegerField(required=False, allow_null=True)
+    path_length = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=32)
+    allow_leaf_certs = serializers.BooleanField(required=False, allow_null=True, default=None)
+    crl_base_url = serializers.URLField(required=False, allow_null=True, allow_blank=True, max_length=500)
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    issuer_id = serializers.IntegerField(read_only=True)
+    organization_id = serializers.IntegerField(allow_null=True, read_only=True)
+    created_by_user_id = serializers.IntegerField(allow_null=True, read_only=True)
+    renewed_from_id = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Certificate
+        fields = [
+            "id", "common_name", "subject_dn", "certificate_type", "key_algorithm", "key_size", "valid_days",
+            "status", "certificate", "serial_number", "not_before", "not_after", "revoked_at", "revocation_reason",
+            "san_dns_names", "san_ip_addresses", "san_email_addresses", "issuer_id", "organization_id",
+            "created_by_user_id", "renewed_from_id", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=CertificateStatus.values))
+    def get_status(self, obj: Certificate) -> str:
+        now = self.context.get("now")
+        return obj.status_at(now) if now else obj.status
+
+
+class CertificateWithKeySerializer(CertificateSerializer):
+    private_key = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    class Meta(CertificateSerializer.Meta):
+        fields = [*CertificateSerializer.Meta.fields, "private_key", "warnings"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_private_key(self, obj: Certificate) -> str | None:
+        return self.context.get("private_key")
+
+    def get_warnings(self, obj: Certificate) -> list[str]:
+        return self.context.get("warnings", [])
+
+
+class _SanFields(serializers.Serializer):
+    san_dns_names = serializers.ListField(
+        child=serializers.CharField(max_length=253), required=False, allow_null=True, max_length=1000
+    )
+    san_ip_addresses = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, allow_null=True, max_length=1000
+    )
+    san_email_addresses = serializers.ListField(
+        child=serializers.CharField(max_length=320), required=False, allow_null=True, max_length=1000
+    )
+
+
+class CertificateCreateSerializer(_SanFields):
+    common_name = serializers.CharField(max_length=255)
+    subject_dn = serializers.CharField(max_length=2048)
+    certificate_type = serializers.ChoiceField(choices=CertificateType.values)
+    key_algorithm = serializers.ChoiceField(choices=KeyAlgorithm.values, required=False, allow_null=True)
+    key_size = serializers.IntegerField(required=False, allow_null=True)
+    valid_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
+    include_private_key = serializers.BooleanField(default=True)
+
+
+class SignCSRSerializer(_SanFields):
+    csr = serializers.CharField(max_length=MAX_PEM, trim_whitespace=False)
+    ca_id = serializers.IntegerField(required=False, allow_null=True)
+    ca_name = serializers.CharField(required=False, allow_null=True, max_length=255)
+    certificate_type = serializers.ChoiceField(choices=CertificateType.values, default=CertificateType.SERVER)
+    valid_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
+    common_name = serializers.CharField(required=False, allow_null=True, max_length=255)
+    subject_dn = serializers.CharField(required=False, allow_null=True, max_length=2048)
+
+    def validate(self, attrs: dict) -> dict:
+        if (attrs.get("ca_id") is None) == (not attrs.get("ca_name")):
+            raise serializers.ValidationError({"ca_id": ["Give exactly one of ca_id or ca_name."]})
+        return attrs
+
+
+class RevokeSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+
+
+class RenewSerializer(serializers.Serializer):
+    csr = serializers.CharField(required=False, allow_null=True, max_length=MAX_PEM, trim_whitespace=False)
+
+
+class CertificateListFilter(serializers.Serializer):
+    ca_id = serializers.IntegerField(required=False, min_value=1)
+    status = serializers.ChoiceField(choices=CertificateStatus.values, required=False)
+    common_name = serializers.CharField(required=False, max_length=255)
+    serial_number = serializers.CharField(required=False, max_length=64)
+    expiring_within_days = serializers.IntegerField(required=False, min_value=0, max_value=36500)

@@ -1,0 +1,287 @@
+"""CA, certificate and export APIs (`/api/v1/cas`, `/certificates`, `/export`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.policy import Action
+from certificates import services
+from certificates.api.serializers import (
+    CACreateSerializer,
+    CASerializer,
+    CAWithKeySerializer,
+    CertificateCreateSerializer,
+    CertificateListFilter,
+    CertificateSerializer,
+    CertificateWithKeySerializer,
+    RenewSerializer,
+    RevokeSerializer,
+    SignCSRSerializer,
+)
+from certificates.models import Certificate, CertificateAuthority
+from certificates.x509 import serial_from_hex
+from pkiserver.api.viewsets import PolicyViewSet
+from pkiserver.errors import Invalid
+
+
+def request_base(request: Request) -> str:
+    """Scheme and host of the request (the host is checked against ALLOWED_HOSTS)."""
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def pem_download(content: str | bytes, filename: str, content_type: str = "application/x-pem-file") -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
+    queryset = CertificateAuthority.objects.all()
+    serializer_class = CASerializer
+    scope_kind = "ca"
+    policy = {
+        "list": Action.CA_LIST,
+        "create": Action.CA_CREATE,  # the service checks the organization and the parent
+        "retrieve": Action.CA_VIEW,
+        "destroy": Action.CA_DELETE,
+        "chain": Action.CA_VIEW,
+        "children": Action.CA_VIEW,
+        "private_key": Action.CA_EXPORT_KEY,
+    }
+    object_actions = ("create", "retrieve", "destroy", "chain", "children", "private_key")
+
+    @extend_schema(request=CACreateSerializer, responses={201: CAWithKeySerializer})
+    def create(self, request: Request) -> Response:
+        form = CACreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        issued = services.ca_create(
+            actor=request.user, data=services.CARequest(**form.validated_data), request_base=request_base(request)
+        )
+        context = {"private_key": issued.private_key, "warnings": issued.warnings}
+        return Response(CAWithKeySerializer(issued.obj, context=context).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.ca_delete(actor=request.user, ca=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(responses=CASerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def chain(self, request: Request, pk: str) -> Response:
+        return Response(CASerializer(services.ca_chain(self.get_object()), many=True).data)
+
+    @extend_schema(responses=CASerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def children(self, request: Request, pk: str) -> Response:
+        ca = self.get_object()
+        return Response(CASerializer(ca.children.order_by("id"), many=True).data)
+
+    @extend_schema(responses=CAWithKeySerializer)
+    @action(detail=True, methods=["get"], url_path="private-key")
+    def private_key(self, request: Request, pk: str) -> Response:
+        ca = get_object_or_404(CertificateAuthority, pk=pk)
+        key = services.ca_private_key(actor=request.user, ca=ca)
+        return Response(CAWithKeySerializer(ca, context={"private_key": key}).data)
+
+
+class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
+    queryset = Certificate.objects.all()
+    serializer_class = CertificateSerializer
+    scope_kind = "certificate"
+    policy = {
+        "list": Action.CERT_LIST,
+        "create": Action.CERT_CREATE,  # the service checks the issuing CA
+        "sign_csr": Action.CERT_CREATE,
+        "retrieve": Action.CERT_VIEW,
+        "revoke": Action.CERT_REVOKE,
+        "renew": Action.CERT_CREATE,  # the service checks the issuing CA
+        "private_key": Action.CERT_EXPORT_KEY,
+    }
+    object_actions = ("create", "sign_csr", "retrieve", "revoke", "renew", "private_key")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "now": timezone.now()}
+
+    def get_queryset(self):  # noqa: ANN201
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        params = CertificateListFilter(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        f = params.validated_data
+        if "ca_id" in f:
+            queryset = queryset.filter(issuer_id=f["ca_id"])
+        if "status" in f:
+            queryset = queryset.with_status(f["status"])
+        if "common_name" in f:
+            queryset = queryset.filter(common_name__iexact=f["common_name"])
+        if "serial_number" in f:
+            serial = serial_from_hex(f["serial_number"])
+            if serial is None:
+                raise Invalid("serial_number must be hexadecimal.", field="serial_number")
+            queryset = queryset.filter(serial_number=format(serial, "x"))
+        if "expiring_within_days" in f:
+            queryset = queryset.expiring_within(f["expiring_within_days"])
+        return queryset.order_by("id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("ca_id", int),
+            OpenApiParameter("status", str, enum=["valid", "revoked", "expired"]),
+            OpenApiParameter("common_name", str),
+            OpenApiParameter("serial_number", str),
+            OpenApiParameter("expiring_within_days", int),
+        ]
+    )
+    def list(self, request: Request) -> Response:
+        return super().list(request)
+
+    def _issued(self, issued: services.Issued) -> Response:
+        context = {"private_key": issued.private_key, "warnings": issued.warnings, "now": timezone.now()}
+        return Response(CertificateWithKeySerializer(issued.obj, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("ca_id", int, required=True)],
+        request=CertificateCreateSerializer,
+        responses={201: CertificateWithKeySerializer},
+    )
+    def create(self, request: Request) -> Response:
+        ca_id = request.query_params.get("ca_id")
+        if not ca_id or not ca_id.isdigit():
+            raise Invalid("The ca_id query parameter is required (an integer).", field="ca_id")
+        ca = get_object_or_404(CertificateAuthority, pk=int(ca_id))
+        form = CertificateCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = _cert_request(form.validated_data)
+        return self._issued(
+            services.certificate_issue(actor=request.user, ca=ca, data=data, request_base=request_base(request))
+        )
+
+    @extend_schema(request=SignCSRSerializer, responses={201: CertificateWithKeySerializer})
+    @action(detail=False, methods=["post"], url_path="sign-csr")
+    def sign_csr(self, request: Request) -> Response:
+        form = SignCSRSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        csr, ca_id, ca_name = data.pop("csr"), data.pop("ca_id", None), data.pop("ca_name", None)
+        if ca_id is not None:
+            ca = get_object_or_404(CertificateAuthority, pk=ca_id)
+        else:
+            ca = services.ca_by_name(actor=request.user, name=ca_name)
+        return self._issued(
+            services.certificate_sign_csr(
+                actor=request.user, ca=ca, csr_pem=csr, data=_cert_request(data), request_base=request_base(request)
+            )
+        )
+
+    @extend_schema(request=RevokeSerializer, responses=CertificateSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        cert = get_object_or_404(Certificate, pk=pk)
+        form = RevokeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        cert = services.certificate_revoke(actor=request.user, cert=cert, reason=form.validated_data.get("reason"))
+        return Response(self.get_serializer(cert).data)
+
+    @extend_schema(request=RenewSerializer, responses={201: CertificateWithKeySerializer})
+    @action(detail=True, methods=["post"])
+    def renew(self, request: Request, pk: str) -> Response:
+        cert = get_object_or_404(Certificate.objects.select_related("issuer"), pk=pk)
+        form = RenewSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return self._issued(
+            services.certificate_renew(
+                actor=request.user, cert=cert, csr_pem=form.validated_data.get("csr"),
+                request_base=request_base(request),
+            )  # fmt: skip
+        )
+
+    @extend_schema(responses=CertificateWithKeySerializer)
+    @action(detail=True, methods=["get"], url_path="private-key")
+    def private_key(self, request: Request, pk: str) -> Response:
+        cert = get_object_or_404(Certificate, pk=pk)
+        key = services.certificate_private_key(actor=request.user, cert=cert)
+        return Response(CertificateWithKeySerializer(cert, context={"private_key": key, "now": timezone.now()}).data)
+
+
+def _cert_request(data: dict[str, Any]) -> services.CertRequest:
+    for name in ("san_dns_names", "san_ip_addresses", "san_email_addresses"):
+        if data.get(name) is not None:
+            data[name] = tuple(data[name])
+    return services.CertRequest(**data)
+
+
+class CAExportViewSet(PolicyViewSet):
+    """`/export/ca/{id}/certificate` and `/export/ca/{id}/private-key`."""
+
+    queryset = CertificateAuthority.objects.all()
+    serializer_class = serializers.Serializer
+    policy = {"certificate": Action.CA_VIEW, "private_key": Action.CA_EXPORT_KEY}
+    object_actions = ("certificate", "private_key")
+
+    @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def certificate(self, request: Request, pk: str) -> HttpResponse:
+        ca = self.get_object()
+        return pem_download(ca.certificate, f"ca_{ca.pk}_certificate.pem")
+
+    @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], url_path="private-key")
+    def private_key(self, request: Request, pk: str) -> HttpResponse:
+        ca = get_object_or_404(CertificateAuthority, pk=pk)
+        return pem_download(services.ca_private_key(actor=request.user, ca=ca), f"ca_{ca.pk}_private_key.pem")
+
+
+class CertificateExportViewSet(PolicyViewSet):
+    """`/export/certificate/{id}` and its `private-key`, `chain` and `pkcs12` downloads."""
+
+    queryset = Certificate.objects.select_related("issuer")
+    serializer_class = serializers.Serializer
+    policy = {
+        "retrieve": Action.CERT_VIEW,
+        "chain": Action.CERT_VIEW,
+        "private_key": Action.CERT_EXPORT_KEY,
+        "pkcs12": Action.CERT_EXPORT_KEY,
+    }
+    object_actions = ("retrieve", "chain", "private_key", "pkcs12")
+
+    @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
+    def retrieve(self, request: Request, pk: str) -> HttpResponse:
+        cert = self.get_object()
+        return pem_download(cert.certificate, f"certificate_{cert.pk}.pem")
+
+    @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"])
+    def chain(self, request: Request, pk: str) -> HttpResponse:
+        cert = self.get_object()
+        return pem_download(services.certificate_chain_pem(cert), f"certificate_{cert.pk}_chain.pem")
+
+    @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], url_path="private-key")
+    def private_key(self, request: Request, pk: str) -> HttpResponse:
+        cert = get_object_or_404(Certificate, pk=pk)
+        key = services.certificate_private_key(actor=request.user, cert=cert)
+        return pem_download(key, f"certificate_{cert.pk}_private_key.pem")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("password", str, description="Password protecting the PKCS#12 file")],
+        responses={(200, "application/x-pkcs12"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"])
+    def pkcs12(self, request: Request, pk: str) -> HttpResponse:
+        cert = get_object_or_404(Certificate.objects.select_related("issuer"), pk=pk)
+        password = request.query_params.get("password")
+        if password is not None and len(password) > 1024:
+            raise Invalid("password is too long.", field="password")
+        blob = services.certificate_pkcs12(actor=request.user, cert=cert, password=password)
+        return pem_download(blob, f"certificate_{cert.pk}.p12", content_type="application/x-pkcs12")

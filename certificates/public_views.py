@@ -1,0 +1,86 @@
+"""Unauthenticated PKI endpoints for relying parties: CRLs and CA certificates (SPEC §9)."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.http import http_date, parse_etags
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+
+from certificates import services
+from certificates import x509 as pki
+from pkiserver.errors import NotFound
+
+
+def _ca(slug: str):  # noqa: ANN202
+    try:
+        return services.ca_by_slug(slug)
+    except NotFound:
+        raise Http404("CA not found") from None
+
+
+@require_safe
+def crl(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
+    published = services.crl_current(ca=_ca(slug))
+    der = bytes(published.der)
+    if pem:
+        response = HttpResponse(_pem(der), content_type="application/x-pem-file")
+    else:
+        response = HttpResponse(der, content_type="application/pkix-crl")
+    etag = f'"crl-{published.ca_id}-{published.number}"'
+    if _etag_matches(request.headers.get("If-None-Match"), etag):
+        response = HttpResponse(status=304)
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(published.this_update.timestamp())
+    response["Expires"] = http_date(published.next_update.timestamp())
+    response["Cache-Control"] = "public, max-age=60, must-revalidate"
+    return response
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 §13.1.2): `*`, lists and `W/` forms match."""
+    if not header:
+        return False
+    candidates = parse_etags(header)
+    return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
+
+
+def _pem(der: bytes) -> bytes:
+    import base64
+    import textwrap
+
+    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
+    return f"-----BEGIN X509 CRL-----\n{body}\n-----END X509 CRL-----\n".encode()
+
+
+@require_safe
+def ca_certificate(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
+    ca = _ca(slug)
+    if pem:
+        response = HttpResponse(ca.certificate, content_type="application/x-pem-file")
+    else:
+        der = pki.certificate_to_der(pki.load_certificate_pem(ca.certificate))
+        response = HttpResponse(der, content_type="application/pkix-cert")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+MAX_OCSP_REQUEST = 64 * 1024
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def ocsp(request: HttpRequest, slug: str, encoded: str | None = None) -> HttpResponse:
+    ca = _ca(slug)
+    if request.method == "POST":
+        length = request.headers.get("Content-Length") or "0"
+        # Read nothing of a body that is too long or whose length is a lie.
+        if not length.isdigit() or int(length) > MAX_OCSP_REQUEST:
+            body = pki.malformed_response()
+        else:
+            body = services.ocsp_respond(ca=ca, request_der=request.body)
+    else:
+        body = services.ocsp_respond(ca=ca, get_path=encoded or "")
+    response = HttpResponse(body, content_type="application/ocsp-response")
+    response["Cache-Control"] = "no-cache" if request.method == "POST" else "public, max-age=60"
+    return response

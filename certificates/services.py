@@ -1,0 +1,632 @@
+"""CA and certificate writes: create, issue, sign, renew, revoke, delete, key export, CRLs.
+
+Each service checks the policy and the payload, calls the x509 layer, saves, and records its
+audit entry in the same transaction. Slow work (key generation) happens before the
+transaction opens, so no lock is held while a key is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.policy import Action, is_superuser, require
+from audit.models import AuditAction
+from audit.services import audit_record
+from certificates import keystore
+from certificates import x509 as pki
+from certificates.models import Certificate, CertificateAuthority, CertificateType, RevocationList
+from pkiserver.errors import Conflict, Invalid, NotFound
+
+MAX_VALID_DAYS = 36500
+SERIAL_ATTEMPTS = 5
+
+
+@dataclass
+class Issued:
+    """What a create/issue/sign/renew answers: the object, the key shown once, and notes."""
+
+    obj: Any
+    private_key: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public URLs embedded in certificates (SPEC §9)
+
+
+def public_base(ca: CertificateAuthority, request_base: str) -> str:
+    return (ca.crl_base_url or settings.PUBLIC_BASE_URL or request_base).rstrip("/")
+
+
+def public_urls(ca: CertificateAuthority, request_base: str) -> dict[str, str]:
+    base, slug = public_base(ca, request_base), ca.slug
+    return {"crl": f"{base}/crl/{slug}", "ca_issuers": f"{base}/ca/{slug}.crt", "ocsp": f"{base}/ocsp/{slug}"}
+
+
+def _x509(exc: pki.X509Error) -> Invalid:
+    return Invalid(str(exc), field=exc.field)
+
+
+def _valid_days(requested: int | None, default: int) -> int:
+    days = default if requested is None else requested
+    if days < 1 or days > MAX_VALID_DAYS:
+        raise Invalid(f"valid_days must be between 1 and {MAX_VALID_DAYS}.", field="valid_days")
+    return days
+
+
+def _ca_material(ca: CertificateAuthority) -> tuple[Any, Any]:
+    return pki.load_certificate_pem(ca.certificate), keystore.load_key(ca.private_key)
+
+
+def _capped_warning(kind: str, not_after: datetime) -> str:
+    return f"valid_days capped: the {kind} would outlive its issuing CA, so it expires with it on {not_after.isoformat()}."
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificate authorities (SPEC §6)
+
+
+@dataclass(frozen=True)
+class CARequest:
+    name: str
+    subject_dn: str
+    description: str | None = None
+    key_algorithm: str | None = None
+    key_size: int | None = None
+    valid_days: int | None = None
+    parent_ca_id: int | None = None
+    path_length: int | None = None
+    allow_leaf_certs: bool | None = None
+    crl_base_url: str | None = None
+
+
+def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
+    name = data.name.strip()
+    if not name:
+        raise Invalid("name must not be empty.", field="name")
+    try:
+        subject = pki.parse_subject(data.subject_dn)
+        spec = pki.parse_key_spec(data.key_algorithm, data.key_size, settings.CA_KEY_SIZE)
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    if data.path_length is not None and data.path_length < 0:
+        raise Invalid("path_length must not be negative.", field="path_length")
+    valid_days = _valid_days(data.valid_days, settings.CA_CERT_DAYS)
+    parent = None
+    if data.parent_ca_id is not None:
+        parent = CertificateAuthority.objects.filter(pk=data.parent_ca_id).first()
+        if parent is None:
+            raise Invalid(f"Parent CA {data.parent_ca_id} does not exist.", field="parent_ca_id")
+        require(actor, Action.CA_CREATE, parent, message="Not enough permissions on the parent CA")
+    # A child lives in its parent's organization: a chain never crosses tenants.
+    org_id = parent.organization_id if parent is not None else actor.organization_id
+    org_target = CertificateAuthority(organization_id=org_id)
+    require(actor, Action.CA_CREATE, org_target)
+    if parent is not None and parent.path_length == 0:
+        raise Invalid("The parent CA has path length 0 and cannot have child CAs.", field="parent_ca_id")
+
+    key = pki.generate_private_key(spec)  # slow: before any lock is taken
+    key_pem = pki.private_key_to_pem(key)
+    warnings: list[str] = []
+    with transaction.atomic():
+        if _ca_name_taken(name, org_id):
+            raise Invalid(f"A CA named '{name}' already exists in this organization.", field="name", code="duplicate")
+        now = timezone.now().replace(microsecond=0)
+        if parent is None:
+            not_after, _ = pki.clamp_validity(now, valid_days, None)
+            path_length = data.path_length
+            cert = pki.build_root_ca(
+                subject=subject, key=key, serial=pki.random_serial(), not_before=now,
+                not_after=not_after, path_length=path_length,
+            )  # fmt: skip
+        else:
+            parent = CertificateAuthority.objects.select_for_update().get(pk=parent.pk)
+            try:
+                path_length = pki.child_path_length(parent.path_length, data.path_length)
+                not_after, capped = pki.clamp_validity(now, valid_days, parent.not_after)
+            except pki.X509Error as exc:
+                raise _x509(exc) from None
+            if capped:
+                warnings.append(_capped_warning("CA", not_after))
+            parent_cert, parent_key = _ca_material(parent)
+            urls = public_urls(parent, request_base)
+            cert = pki.build_intermediate_ca(
+                subject=subject, public_key=key.public_key(), issuer_cert=parent_cert, issuer_key=parent_key,
+                serial=pki.random_serial(), not_before=now, not_after=not_after, path_length=path_length,
+                crl_url=urls["crl"], ca_issuers_url=urls["ca_issuers"], ocsp_url=urls["ocsp"],
+            )  # fmt: skip
+            if not parent.allow_leaf_certs_explicit and parent.allow_leaf_certs:
+                parent.allow_leaf_certs = False
+                parent.save(update_fields=["allow_leaf_certs", "updated_at"])
+        ca = CertificateAuthority.objects.create(
+            name=name,
+            description=data.description,
+            subject_dn=data.subject_dn,
+            key_algorithm=spec.algorithm,
+            key_size=pki.key_size_of(key),
+            valid_days=(not_after - now).days if warnings else valid_days,
+            parent=parent,
+            path_length=path_length,
+            allow_leaf_certs=True if data.allow_leaf_certs is None else data.allow_leaf_certs,
+            allow_leaf_certs_explicit=data.allow_leaf_certs is not None,
+            crl_base_url=data.crl_base_url or None,
+            certificate=pki.certificate_to_pem(cert),
+            private_key=keystore.encrypt(key_pem),
+            serial_number=pki.serial_to_hex(cert.serial_number),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            organization_id=org_id,
+            created_by_user=_creator(actor),
+        )
+        audit_record(
+            action=AuditAction.CA_CREATE, actor=actor, organization_id=org_id, resource_type="ca",
+            resource_id=ca.pk, detail=f"created {'root' if parent is None else 'intermediate'} CA {ca.name} ({spec})",
+        )  # fmt: skip
+    return Issued(ca, key_pem, warnings)
+
+
+def _ca_name_taken(name: str, org_id: int | None) -> bool:
+    return CertificateAuthority.objects.filter(organization_id=org_id, name__iexact=name).exists()
+
+
+def _creator(actor: Any) -> Any:
+    return None if getattr(actor, "is_service_account", False) else actor
+
+
+@transaction.atomic
+def ca_delete(*, actor: Any, ca: CertificateAuthority) -> None:
+    require(actor, Action.CA_DELETE, ca)
+    ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+    children = ca.children.count()
+    if children:
+        raise Conflict(f"CA '{ca.name}' has {children} child CA(s); delete them first.", code="has_children")
+    count = ca.certificates.count()
+    audit_record(
+        action=AuditAction.CA_DELETE, actor=actor, organization_id=ca.organization_id, resource_type="ca",
+        resource_id=ca.pk, detail=f"deleted CA {ca.name} and its {count} certificate(s)",
+    )  # fmt: skip
+    ca.certificates.all().delete()
+    ca.delete()
+
+
+@transaction.atomic
+def ca_private_key(*, actor: Any, ca: CertificateAuthority) -> str:
+    require(actor, Action.CA_EXPORT_KEY, ca)
+    audit_record(
+        action=AuditAction.CA_EXPORT_PRIVATE_KEY, actor=actor, organization_id=ca.organization_id,
+        resource_type="ca", resource_id=ca.pk, detail=f"exported the private key of CA {ca.name}",
+    )  # fmt: skip
+    return keystore.decrypt(ca.private_key)
+
+
+def ca_chain(ca: CertificateAuthority) -> list[CertificateAuthority]:
+    """This CA, then each parent up to the root."""
+    chain = [ca]
+    while chain[-1].parent_id is not None:
+        chain.append(CertificateAuthority.objects.get(pk=chain[-1].parent_id))
+    return chain
+
+
+def ca_by_name(*, actor: Any, name: str) -> CertificateAuthority:
+    """A CA by name, in the caller's organization (superusers: anywhere, if unambiguous)."""
+    matches = CertificateAuthority.objects.filter(name__iexact=name.strip())
+    if not is_superuser(actor):
+        matches = matches.filter(organization_id=actor.organization_id) if actor.organization_id else matches.none()
+    found = list(matches[:2])
+    if not found:
+        raise NotFound(f"No CA named '{name}' in your organization.")
+    if len(found) > 1:
+        raise Invalid(f"Several CAs are named '{name}'; use ca_id.", field="ca_name")
+    return found[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificates (SPEC §7)
+
+
+@dataclass(frozen=True)
+class CertRequest:
+    certificate_type: str
+    common_name: str | None = None
+    subject_dn: str | None = None
+    key_algorithm: str | None = None
+    key_size: int | None = None
+    valid_days: int | None = None
+    include_private_key: bool = True
+    san_dns_names: tuple[str, ...] | None = None
+    san_ip_addresses: tuple[str, ...] | None = None
+    san_email_addresses: tuple[str, ...] | None = None
+
+
+def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = None) -> Any:
+    """The subject Name: `subject_dn` (or the fallback), with `common_name` as its CN."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        name = pki.parse_subject(subject_dn) if subject_dn else fallback
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    if name is None:
+        if not common_name:
+            raise Invalid("Give subject_dn or common_name.", field="subject_dn")
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    existing = pki.common_name_of(name)
+    if common_name and existing is None:
+        return x509.Name([*name.rdns, x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])])
+    if common_name and existing != common_name:
+        if subject_dn:
+            raise Invalid(
+                f"common_name '{common_name}' does not match the CN '{existing}' of subject_dn.", field="common_name"
+            )
+        rdns = [
+            x509.RelativeDistinguishedName(
+                [x509.NameAttribute(NameOID.COMMON_NAME, common_name) if a.oid == NameOID.COMMON_NAME else a for a in rdn]
+            )
+            for rdn in name.rdns
+        ]
+        return x509.Name(rdns)
+    return name
+
+
+def _check_type(certificate_type: str) -> str:
+    if certificate_type not in CertificateType.values:
+        raise Invalid(
+            f"certificate_type must be one of {', '.join(CertificateType.values)}.", field="certificate_type"
+        )
+    return certificate_type
+
+
+def _issue(
+    *,
+    actor: Any,
+    ca: CertificateAuthority,
+    certificate_type: str,
+    subject: Any,
+    public_key: Any,
+    sans: Any,
+    valid_days: int,
+    request_base: str,
+    stored_key_pem: str | None,
+    audit_action: AuditAction,
+    from_csr: bool,
+    renewed_from: Certificate | None = None,
+) -> tuple[Certificate, list[str]]:
+    """Sign and save one certificate under `ca`; the caller has checked the policy."""
+    warnings: list[str] = []
+    with transaction.atomic():
+        # Lock the CA so a concurrent delete cannot orphan this certificate.
+        ca = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
+        if ca is None:
+            raise NotFound("The issuing CA no longer exists.")
+        if not ca.allow_leaf_certs:
+            raise Invalid(
+                f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id"
+            )
+        now = timezone.now().replace(microsecond=0)
+        try:
+            not_after, capped = pki.clamp_validity(now, valid_days, ca.not_after)
+        except pki.X509Error as exc:
+            raise _x509(exc) from None
+        if capped:
+            warnings.append(_capped_warning("certificate", not_after))
+        ca_cert, ca_key = _ca_material(ca)
+        urls = public_urls(ca, request_base)
+        for attempt in range(SERIAL_ATTEMPTS):
+            try:
+                cert = pki.build_leaf(
+                    certificate_type=certificate_type, subject=subject, public_key=public_key,
+                    issuer_cert=ca_cert, issuer_key=ca_key, serial=pki.random_serial(), not_before=now,
+                    not_after=not_after, sans=sans, crl_url=urls["crl"], ca_issuers_url=urls["ca_issuers"],
+                    ocsp_url=urls["ocsp"],
+                )  # fmt: skip
+            except pki.X509Error as exc:
+                raise _x509(exc) from None
+            try:
+                with transaction.atomic():
+                    obj = Certificate.objects.create(
+                        common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
+                        subject_dn=pki.name_to_rfc4514(subject),
+                        certificate_type=certificate_type,
+                        key_algorithm=pki.key_spec_of(public_key).algorithm,
+                        key_size=pki.key_size_of(public_key),
+                        valid_days=(not_after - now).days if capped else valid_days,
+                        certificate=pki.certificate_to_pem(cert),
+                        private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
+                        serial_number=pki.serial_to_hex(cert.serial_number),
+                        not_before=cert.not_valid_before_utc,
+                        not_after=cert.not_valid_after_utc,
+                        issuer=ca,
+                        organization_id=ca.organization_id,
+                        created_by_user=_creator(actor),
+                        san_dns_names=list(sans.dns_names) if sans else [],
+                        san_ip_addresses=sans.ip_strings() if sans else [],
+                        san_email_addresses=list(sans.emails) if sans else [],
+                        from_csr=from_csr,
+                        renewed_from=renewed_from,
+                    )
+                break
+            except IntegrityError:
+                if attempt == SERIAL_ATTEMPTS - 1:
+                    raise
+        audit_record(
+            action=audit_action, actor=actor, organization_id=obj.organization_id, resource_type="certificate",
+            resource_id=obj.pk,
+            detail=f"{certificate_type} certificate {obj.common_name} serial {obj.serial_number} from CA {ca.name}"
+            + (f", renewing certificate {renewed_from.pk}" if renewed_from else ""),
+        )  # fmt: skip
+    return obj, warnings
+
+
+def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest, request_base: str) -> Issued:
+    require(actor, Action.CERT_CREATE, ca)
+    kind = _check_type(data.certificate_type)
+    subject = _subject(data.subject_dn, data.common_name)
+    try:
+        sans = pki.build_sans(
+            kind, pki.common_name_of(subject), data.san_dns_names or (), data.san_ip_addresses or (),
+            data.san_email_addresses or (),
+        )  # fmt: skip
+        spec = pki.parse_key_spec(data.key_algorithm, data.key_size, settings.CERT_KEY_SIZE)
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    valid_days = _valid_days(data.valid_days, settings.CERT_DAYS)
+    if not ca.allow_leaf_certs:
+        raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
+    key = pki.generate_private_key(spec)  # slow: before the transaction
+    key_pem = pki.private_key_to_pem(key)
+    obj, warnings = _issue(
+        actor=actor, ca=ca, certificate_type=kind, subject=subject, public_key=key.public_key(), sans=sans,
+        valid_days=valid_days, request_base=request_base,
+        stored_key_pem=key_pem if data.include_private_key else None,
+        audit_action=AuditAction.CERT_CREATE, from_csr=False,
+    )  # fmt: skip
+    return Issued(obj, key_pem if data.include_private_key else None, warnings)
+
+
+def _load_csr(csr_pem: str) -> Any:
+    try:
+        csr = pki.load_csr(csr_pem)
+        pki.verify_csr_signature(csr)
+        pki.csr_public_key(csr)  # refuses key types we cannot certify
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    try:
+        _ = csr.subject  # parsed lazily: a badly encoded name would fail later, as a 500
+    except ValueError:
+        raise Invalid("The CSR's subject cannot be parsed.", field="csr") from None
+    return csr
+
+
+def certificate_sign_csr(
+    *, actor: Any, ca: CertificateAuthority, csr_pem: str, data: CertRequest, request_base: str
+) -> Issued:
+    require(actor, Action.CERT_CREATE, ca)
+    kind = _check_type(data.certificate_type)
+    csr = _load_csr(csr_pem)
+    subject = _subject(data.subject_dn, data.common_name, fallback=csr.subject)
+    try:
+        csr_dns, csr_ips, csr_emails = pki.csr_sans(csr)
+        sans = pki.build_sans(
+            kind,
+            pki.common_name_of(subject),
+            csr_dns if data.san_dns_names is None else data.san_dns_names,
+            csr_ips if data.san_ip_addresses is None else data.san_ip_addresses,
+            csr_emails if data.san_email_addresses is None else data.san_email_addresses,
+        )
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    valid_days = _valid_days(data.valid_days, settings.CERT_DAYS)
+    obj, warnings = _issue(
+        actor=actor, ca=ca, certificate_type=kind, subject=subject, public_key=pki.csr_public_key(csr), sans=sans,
+        valid_days=valid_days, request_base=request_base, stored_key_pem=None,
+        audit_action=AuditAction.CERT_SIGN_CSR, from_csr=True,
+    )  # fmt: skip
+    return Issued(obj, None, warnings)
+
+
+def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, request_base: str) -> Issued:
+    ca = cert.issuer
+    require(actor, Action.CERT_CREATE, ca)
+    original = pki.load_certificate_pem(cert.certificate)
+    sans = pki.build_sans(
+        CertificateType.CA if cert.certificate_type == CertificateType.CA else cert.certificate_type,
+        None, cert.san_dns_names, cert.san_ip_addresses, cert.san_email_addresses,
+    )  # fmt: skip
+    key_pem = None
+    if cert.from_csr or csr_pem:
+        if not csr_pem:
+            raise Invalid(
+                "This certificate was issued from a CSR: renewing it needs a new `csr`.", field="csr", code="csr_required"
+            )
+        public_key = pki.csr_public_key(_load_csr(csr_pem))
+    else:
+        spec = pki.KeySpec(cert.key_algorithm, None if cert.key_algorithm == "ed25519" else cert.key_size)
+        key = pki.generate_private_key(spec)
+        key_pem, public_key = pki.private_key_to_pem(key), key.public_key()
+    days = max(1, (cert.not_after - cert.not_before).days) if cert.valid_days < 1 else cert.valid_days
+    obj, warnings = _issue(
+        actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=original.subject, public_key=public_key,
+        sans=sans, valid_days=days, request_base=request_base,
+        stored_key_pem=key_pem if cert.private_key or not cert.from_csr else None,
+        audit_action=AuditAction.CERT_RENEW, from_csr=key_pem is None, renewed_from=cert,
+    )  # fmt: skip
+    return Issued(obj, key_pem, warnings)
+
+
+@transaction.atomic
+def certificate_private_key(*, actor: Any, cert: Certificate, purpose: str = "PEM") -> str:
+    require(actor, Action.CERT_EXPORT_KEY, cert)
+    if not cert.private_key:
+        raise NotFound(f"Certificate {cert.pk} has no stored private key.")
+    audit_record(
+        action=AuditAction.CERT_EXPORT_PRIVATE_KEY, actor=actor, organization_id=cert.organization_id,
+        resource_type="certificate", resource_id=cert.pk,
+        detail=f"exported the private key of certificate {cert.common_name} ({purpose})",
+    )  # fmt: skip
+    return keystore.decrypt(cert.private_key)
+
+
+def certificate_pkcs12(*, actor: Any, cert: Certificate, password: str | None) -> bytes:
+    with transaction.atomic():
+        key_pem = certificate_private_key(actor=actor, cert=cert, purpose="PKCS#12")
+        chain = [pki.load_certificate_pem(ca.certificate) for ca in ca_chain(cert.issuer)]
+    return pki.to_pkcs12(
+        name=cert.common_name,
+        key=pki.load_private_key_pem(key_pem, unsafe_skip_rsa_key_validation=True),
+        cert=pki.load_certificate_pem(cert.certificate),
+        chain=chain,
+        password=password.encode() if password else None,
+    )
+
+
+def certificate_chain_pem(cert: Certificate) -> str:
+    return cert.certificate.strip() + "\n" + "".join(ca.certificate.strip() + "\n" for ca in ca_chain(cert.issuer))
+
+
+# ---------------------------------------------------------------------------------------------
+# Revocation and CRLs (SPEC §7, §9)
+
+
+def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None) -> Certificate:
+    require(actor, Action.CERT_REVOKE, cert)
+    if reason is not None and len(reason) > 255:
+        raise Invalid("reason must be at most 255 characters.", field="reason")
+    flag = pki.parse_reason(reason)
+    if flag is pki.REASON_NAMES["remove_from_crl"]:
+        # RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it never revokes anything.
+        raise Invalid("remove_from_crl is only used in delta CRLs and cannot revoke a certificate.", field="reason")
+    with transaction.atomic():
+        # The CA row lock orders revocations of one CA: CRL numbers strictly increase.
+        ca = CertificateAuthority.objects.select_for_update().get(pk=cert.issuer_id)
+        now = timezone.now()
+        won = Certificate.objects.filter(pk=cert.pk, revoked_at__isnull=True).update(
+            revoked_at=now,
+            revocation_reason=reason or None,
+            revocation_reason_code=_reason_code(flag),
+            updated_at=now,
+        )
+        if not won:
+            raise Conflict(f"Certificate {cert.pk} is already revoked.", code="already_revoked")
+        crl_publish(ca=ca, now=now)
+        audit_record(
+            action=AuditAction.CERT_REVOKE, actor=actor, organization_id=cert.organization_id,
+            resource_type="certificate", resource_id=cert.pk,
+            detail=f"revoked certificate {cert.common_name} serial {cert.serial_number}"
+            + (f" ({reason})" if reason else ""),
+        )  # fmt: skip
+    return Certificate.objects.select_related("issuer").get(pk=cert.pk)
+
+
+_REASON_CODES = {
+    "unspecified": 0, "key_compromise": 1, "ca_compromise": 2, "affiliation_changed": 3, "superseded": 4,
+    "cessation_of_operation": 5, "certificate_hold": 6, "remove_from_crl": 8, "privilege_withdrawn": 9,
+    "aa_compromise": 10,
+}  # fmt: skip
+
+
+def _reason_code(flag: Any) -> int | None:
+    return None if flag is None else _REASON_CODES[flag.name]
+
+
+def _reason_flag(code: int | None) -> Any:
+    if code is None:
+        return None
+    name = next(n for n, c in _REASON_CODES.items() if c == code)
+    return pki.REASON_NAMES[name]
+
+
+def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None) -> RevocationList:
+    """Build, sign and store a new CRL for `ca`. Call with the CA row locked."""
+    now = (now or timezone.now()).replace(microsecond=0)
+    rows = Certificate.objects.filter(issuer_id=ca.pk, revoked_at__isnull=False).values_list(
+        "serial_number", "revoked_at", "revocation_reason_code"
+    )
+    entries = [pki.RevokedEntry(int(serial, 16), revoked_at, _reason_flag(code)) for serial, revoked_at, code in rows]
+    current = RevocationList.objects.filter(ca_id=ca.pk).only("number").first()
+    number = (current.number if current else 0) + 1
+    ca_cert, ca_key = _ca_material(ca)
+    next_update = now + timedelta(hours=settings.CRL_VALIDITY_HOURS)
+    crl = pki.build_crl(
+        issuer_cert=ca_cert, issuer_key=ca_key, entries=entries, crl_number=number, this_update=now,
+        next_update=next_update,
+    )  # fmt: skip
+    published, _ = RevocationList.objects.update_or_create(
+        ca_id=ca.pk,
+        defaults={
+            "number": number, "der": pki.crl_to_der(crl), "this_update": now, "next_update": next_update,
+            "entries": len(entries),
+        },
+    )  # fmt: skip
+    return published
+
+
+def _is_stale(crl: RevocationList | None, now: datetime) -> bool:
+    """Refresh once half the validity has passed, so a served CRL never runs out."""
+    return crl is None or now >= crl.this_update + (crl.next_update - crl.this_update) / 2
+
+
+def crl_current(*, ca: CertificateAuthority) -> RevocationList:
+    """The stored CRL, rebuilt only when missing or stale (not on every request)."""
+    now = timezone.now()
+    crl = RevocationList.objects.filter(ca_id=ca.pk).first()
+    if not _is_stale(crl, now):
+        return crl  # type: ignore[return-value]
+    with transaction.atomic():
+        locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+        crl = RevocationList.objects.filter(ca_id=ca.pk).first()
+        if _is_stale(crl, now):  # another request may have rebuilt it while we waited
+            crl = crl_publish(ca=locked, now=now)
+    return crl  # type: ignore[return-value]
+
+
+def ca_by_slug(slug: str) -> CertificateAuthority:
+    parsed = pki.parse_slug(slug)
+    if parsed is None:
+        raise NotFound("CA not found")
+    _name_part, ca_id = parsed
+    ca = CertificateAuthority.objects.filter(pk=ca_id).first()
+    if ca is None or pki.slugify_ca(ca.name, ca.pk) != slug:
+        raise NotFound("CA not found")
+    return ca
+
+
+
+# ---------------------------------------------------------------------------------------------
+# OCSP (SPEC §9)
+
+OCSP_VALIDITY = timedelta(hours=1)
+
+
+def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, get_path: str | None = None) -> bytes:
+    """A signed OCSP answer for one request; `malformedRequest` when it cannot be parsed."""
+    try:
+        request = pki.parse_ocsp_get_request(get_path) if get_path is not None else pki.parse_ocsp_request(request_der or b"")
+    except pki.X509Error:
+        return pki.malformed_response()
+    row = (
+        Certificate.objects.filter(issuer_id=ca.pk, serial_number=pki.serial_to_hex(request.serial_number))
+        .values_list("revoked_at", "revocation_reason_code")
+        .first()
+    )
+    if row is None:
+        lookup = pki.OCSPLookup(pki.OCSPStatus.UNKNOWN)
+    elif row[0] is None:
+        lookup = pki.OCSPLookup(pki.OCSPStatus.GOOD)
+    else:
+        lookup = pki.OCSPLookup(pki.OCSPStatus.REVOKED, revoked_at=row[0], reason=_reason_flag(row[1]))
+    ca_cert, ca_key = _ca_material(ca)
+    now = timezone.now().replace(microsecond=0)
+    try:
+        return pki.build_ocsp_response(
+            issuer_cert=ca_cert, issuer_key=ca_key, request=request, lookup=lookup, this_update=now,
+            next_update=now + OCSP_VALIDITY,
+        )  # fmt: skip
+    except pki.X509Error:  # extensions are parsed only here (a duplicate or broken nonce)
+        return pki.malformed_response()

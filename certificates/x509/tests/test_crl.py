@@ -1,0 +1,155 @@
+"""CRLs: reason names, contents, openssl's view of them, and a 100,000-entry list."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import CRLEntryExtensionOID
+
+from certificates.x509 import (
+    REASON_NAMES,
+    RevokedEntry,
+    build_crl,
+    certificate_to_pem,
+    crl_to_der,
+    crl_to_pem,
+    parse_reason,
+)
+
+from .conftest import KeyPool
+from .helpers import Issued, make_intermediate, make_leaf, make_root, openssl, write
+
+Reason = x509.ReasonFlags
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("key_compromise", Reason.key_compromise),
+        ("keyCompromise", Reason.key_compromise),
+        ("Key Compromise", Reason.key_compromise),
+        ("key-compromise", Reason.key_compromise),
+        ("  SUPERSEDED ", Reason.superseded),
+        ("cessationOfOperation", Reason.cessation_of_operation),
+        ("CA compromise", Reason.ca_compromise),
+        ("aACompromise", Reason.aa_compromise),
+        ("unspecified", Reason.unspecified),
+        ("certificate_hold", Reason.certificate_hold),
+        ("Laptop stolen at the airport", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_reason(text: str | None, reason: Reason | None) -> None:
+    assert parse_reason(text) is reason
+
+
+def test_reason_names_cover_rfc_5280() -> None:
+    assert set(REASON_NAMES.values()) == set(Reason)
+    assert all(parse_reason(name) is flag for name, flag in REASON_NAMES.items())
+
+
+def crl_for(
+    issuer: Issued, now: datetime, entries: list[RevokedEntry], number: int = 7
+) -> x509.CertificateRevocationList:
+    return build_crl(
+        issuer_cert=issuer.cert,
+        issuer_key=issuer.key,
+        entries=entries,
+        crl_number=number,
+        this_update=now - timedelta(minutes=1),
+        next_update=now + timedelta(hours=24),
+    )
+
+
+def test_crl_contents(now: datetime, intermediate: Issued) -> None:
+    revoked_at = now - timedelta(hours=2)
+    crl = crl_for(
+        intermediate,
+        now,
+        [
+            RevokedEntry(0x1111, revoked_at, Reason.key_compromise),
+            RevokedEntry(0x2222, revoked_at, Reason.unspecified),
+            RevokedEntry(0x3333, revoked_at, None),
+        ],
+    )
+    assert crl.is_signature_valid(intermediate.cert.public_key())  # type: ignore[arg-type]
+    assert crl.issuer == intermediate.cert.subject
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 7
+    aki = crl.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    ski = intermediate.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == ski.digest
+    assert crl.next_update_utc == now + timedelta(hours=24)
+    entry = crl.get_revoked_certificate_by_serial_number(0x1111)
+    assert entry is not None and entry.revocation_date_utc == revoked_at
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason is Reason.key_compromise
+    for serial in (0x2222, 0x3333):  # RFC 5280 §5.3.1: no reasonCode for unspecified
+        entry = crl.get_revoked_certificate_by_serial_number(serial)
+        assert entry is not None
+        with pytest.raises(x509.ExtensionNotFound):
+            entry.extensions.get_extension_for_oid(CRLEntryExtensionOID.CRL_REASON)
+    assert x509.load_der_x509_crl(crl_to_der(crl)) == crl
+    assert x509.load_pem_x509_crl(crl_to_pem(crl).encode()) == crl
+
+
+def test_empty_crl(now: datetime, root: Issued) -> None:
+    crl = crl_for(root, now, [], number=1)
+    assert len(crl) == 0
+    assert crl.is_signature_valid(root.cert.public_key())  # type: ignore[arg-type]
+
+
+def test_openssl_reads_the_crl(tmp_path: Path, now: datetime, intermediate: Issued) -> None:
+    crl = crl_for(intermediate, now, [RevokedEntry(0xABCDEF, now, Reason.key_compromise)], number=42)
+    result = openssl("crl", "-inform", "DER", "-noout", "-text", "-in", write(tmp_path / "crl.der", crl_to_der(crl)))
+    assert result.returncode == 0, result.stderr
+    assert "X509v3 CRL Number: \n                42" in result.stdout
+    assert "Serial Number: ABCDEF" in result.stdout
+    assert "X509v3 CRL Reason Code: \n                Key Compromise" in result.stdout
+    assert "X509v3 Authority Key Identifier" in result.stdout
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "ecdsa", "ed25519"])
+def test_openssl_checks_revocation_against_the_crl(
+    tmp_path: Path, keys: KeyPool, now: datetime, algorithm: str
+) -> None:
+    root = make_root(keys.get("crl-root", algorithm), now)
+    issuer = make_intermediate(root, keys.get("crl-issuer", algorithm), now)
+    good = make_leaf(issuer, keys.get("leaf"), now, cn="good.example")
+    bad = make_leaf(issuer, keys.get("leaf"), now, cn="bad.example")
+    crl = crl_for(issuer, now, [RevokedEntry(bad.serial_number, now - timedelta(minutes=5), Reason.superseded)])
+    common: list[str | Path] = [
+        "verify",
+        "-x509_strict",
+        "-crl_check",
+        "-CRLfile",
+        write(tmp_path / "crl.pem", crl_to_pem(crl)),
+        "-CAfile",
+        write(tmp_path / "root.pem", root.pem),
+        "-untrusted",
+        write(tmp_path / "inter.pem", issuer.pem),
+    ]
+    accepted = openssl(*common, write(tmp_path / "good.pem", certificate_to_pem(good)))
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    refused = openssl(*common, write(tmp_path / "bad.pem", certificate_to_pem(bad)))
+    assert refused.returncode != 0
+    assert "certificate revoked" in refused.stdout + refused.stderr
+
+
+def test_a_crl_with_100000_entries(now: datetime, intermediate: Issued) -> None:
+    reasons = [None, *REASON_NAMES.values()]
+    entries = [
+        RevokedEntry((1 << 64) + index, now - timedelta(seconds=index), reasons[index % len(reasons)])
+        for index in range(100_000)
+    ]
+    started = time.perf_counter()
+    der = crl_to_der(crl_for(intermediate, now, entries))
+    elapsed = time.perf_counter() - started
+    crl = x509.load_der_x509_crl(der)
+    assert len(crl) == 100_000
+    assert crl.get_revoked_certificate_by_serial_number((1 << 64) + 99_999) is not None
+    # Generous: a quadratic builder takes minutes here, the linear one about a second.
+    assert elapsed < 60
