@@ -35,7 +35,8 @@ class UserCreateSerializer(serializers.Serializer):
         error_messages={"invalid": "Enter a valid username: letters, digits and @/./+/-/_ only."},
     )
     email = serializers.EmailField(max_length=254)
-    password = serializers.CharField(min_length=8, max_length=1024, write_only=True, trim_whitespace=False)
+    # No min_length here: Django's password validators (min 8 and more) say why, in the service.
+    password = serializers.CharField(max_length=1024, write_only=True, trim_whitespace=False)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.USER)
     organization_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     can_create_ca = serializers.BooleanField(default=False)
@@ -47,7 +48,7 @@ class UserCreateSerializer(serializers.Serializer):
 
 class UserUpdateSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False)
-    password = serializers.CharField(min_length=8, max_length=1024, required=False, write_only=True, trim_whitespace=False)
+    password = serializers.CharField(max_length=1024, required=False, write_only=True, trim_whitespace=False)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)
     organization_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)

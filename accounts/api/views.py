@@ -75,6 +75,13 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
         services.user_delete(actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    def check_permissions(self, request: Request) -> None:
+        # The first user needs no login even with registration closed (bootstrap, SPEC §3);
+        # user_create makes sure only one request can be that first user.
+        if self.action == "create" and not User.objects.exists():
+            return
+        super().check_permissions(request)
+
     def check_object_permissions(self, request: Request, obj: User) -> None:
         # Updates are decided field by field in the service, after we know the object exists.
         if self.action in ("partial_update", "update"):
@@ -82,7 +89,24 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
         super().check_object_permissions(request, obj)
 
 
-class TokenView(APIView):
+class BearerChallengeView(APIView):
+    """A 401 from these views carries `WWW-Authenticate: Bearer`, whatever raised it.
+
+    DRF adds the challenge only to its own authentication exceptions; `LoginFailed` and
+    `TokenRejected` are domain errors and would otherwise go out without it.
+    """
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if response.status_code == status.HTTP_401_UNAUTHORIZED:
+            response["WWW-Authenticate"] = self.get_authenticate_header(self.request)
+        return response
+
+
+class TokenView(BearerChallengeView):
     """`POST /auth/token`: form-encoded username and password (OAuth2 password flow)."""
 
     authentication_classes: list = []
@@ -97,11 +121,8 @@ class TokenView(APIView):
         pair = services.user_login(request=request._request, **form.validated_data)
         return Response(asdict(pair))
 
-    def get_authenticate_header(self, request: Request) -> str:
-        return "Bearer"
 
-
-class RefreshView(APIView):
+class RefreshView(BearerChallengeView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -110,9 +131,6 @@ class RefreshView(APIView):
         form = RefreshSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         return Response(asdict(session_refresh(raw_refresh_token=form.validated_data["refresh_token"])))
-
-    def get_authenticate_header(self, request: Request) -> str:
-        return "Bearer"
 
 
 class LogoutView(APIView):
