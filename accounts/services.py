@@ -85,11 +85,14 @@ def user_create(
     role: str = Role.USER,
     organization_id: int | None = None,
     flags: dict[str, bool] | None = None,
+    console: bool = False,
 ) -> User:
+    """Create a user. `console=True` is the server operator (`manage.py bootstrap --force`):
+    the API's policy is skipped, validation is not."""
     flags = {name: bool(value) for name, value in (flags or {}).items() if name in CAPABILITY_FLAGS}
     email = _normalize_email(email)
     first = _claim_first_user()
-    if not first:
+    if not first and not console:
         require(actor, Action.USER_CREATE, message="Registration is closed; log in to create users")
         if role != Role.USER:
             require(actor, Action.USER_CREATE_PRIVILEGED, message="Only a superuser can create admin or superuser accounts")
@@ -110,13 +113,14 @@ def user_create(
     except IntegrityError:
         _check_unique(username=username, email=email)
         raise
+    how = " (first user)" if first else " (from the server console)" if console else ""
     audit_record(
         action=AuditAction.USER_CREATE,
         actor=actor if not first else user,
         organization_id=user.organization_id,
         resource_type="user",
         resource_id=user.pk,
-        detail=f"created user {user.username} with role {user.role}" + (" (first user)" if first else ""),
+        detail=f"created user {user.username} with role {user.role}{how}",
     )
     return user
 
@@ -130,12 +134,20 @@ def _changes(user: User, data: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
+def _lock(user: User) -> User:
+    """Lock `user`'s row; for a superuser, first every superuser row in id order, so that two
+    superusers demoting each other queue up instead of deadlocking."""
+    if user.role == Role.SUPERUSER:
+        list(User.objects.select_for_update().filter(role=Role.SUPERUSER).order_by("pk").values_list("pk", flat=True))
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
 def _ensure_superuser_remains(user: User) -> None:
-    """Refuse to remove the last active superuser (rows locked so two demotions cannot race)."""
+    """Refuse to remove the last active superuser (callers hold the superuser rows: see _lock)."""
     if user.role != Role.SUPERUSER or not user.is_active:
         return
-    others = list(User.objects.select_for_update().active_superusers().exclude(pk=user.pk).values_list("pk", flat=True))
-    if not others:
+    others = User.objects.active_superusers().exclude(pk=user.pk)
+    if not others.exists():
         raise Invalid("The last active superuser cannot be removed, demoted or deactivated.", code="last_superuser")
 
 
@@ -145,7 +157,7 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
     if unknown:
         raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}.")
     require(actor, Action.USER_VIEW, user)
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = _lock(user)
     if "email" in data:
         data = {**data, "email": _normalize_email(data["email"])}
     changes = _changes(user, data)
@@ -189,7 +201,7 @@ def user_delete(*, actor: Any, user: User) -> None:
     require(actor, Action.USER_DELETE, user)
     if user.pk == actor.pk:
         raise Invalid("A superuser cannot delete themselves.", code="self_delete")
-    user = User.objects.select_for_update().get(pk=user.pk)
+    user = _lock(user)
     _ensure_superuser_remains(user)
     audit_record(
         action=AuditAction.USER_DELETE,
