@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -11,6 +12,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import AuthSession, User
+from accounts.tokens import claimed_sid
 
 
 class BearerAuthentication(JWTAuthentication):
@@ -33,7 +35,7 @@ class BearerAuthentication(JWTAuthentication):
         return self.get_user(token), token
 
     def get_user(self, validated_token: Any) -> User:
-        sid, user_id = validated_token.get("sid"), validated_token.get("id")
+        sid, user_id = claimed_sid(validated_token), validated_token.get("id")
         if not sid or user_id is None:
             raise InvalidToken("Could not validate credentials: token has no session")
         session = (
@@ -48,3 +50,14 @@ class BearerAuthentication(JWTAuthentication):
             raise exceptions.AuthenticationFailed("User is inactive", code="user_inactive")
         user.auth_session_sid = session.sid
         return user
+
+
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Describes the bearer login in the OpenAPI schema (Swagger UI's Authorize button)."""
+
+    target_class = BearerAuthentication
+    match_subclasses = True
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "orgs",
     "audit",
     "certificates",
+    "serviceaccounts",
 ]
 
 MIDDLEWARE = [
@@ -151,7 +152,11 @@ CORS_URLS_REGEX = r"^/api/.*$"
 CORS_EXPOSE_HEADERS = ["X-Total-Count", "Content-Disposition"]
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Declines (None) anything but its own `pkisa_` tokens, so JWTs reach the next class.
+        "serviceaccounts.authentication.ServiceAccountTokenAuthentication",
+        "accounts.authentication.BearerAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["pkiserver.api.permissions.PolicyPermission"],
     "DEFAULT_PAGINATION_CLASS": "pkiserver.api.pagination.SkipLimitPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

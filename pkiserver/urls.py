@@ -14,6 +14,7 @@ from orgs.api.views import OrganizationViewSet
 from pkiserver import health
 from pkiserver.api.errors import json_error_view
 from pkiserver.api.routers import OptionalSlashRouter
+from serviceaccounts.api.views import ServiceAccountViewSet
 
 router = OptionalSlashRouter()
 router.register("users", UserViewSet, basename="user")
@@ -23,6 +24,7 @@ router.register("cas", CAViewSet, basename="ca")
 router.register("certificates", CertificateViewSet, basename="certificate")
 router.register("export/ca", CAExportViewSet, basename="export-ca")
 router.register("export/certificate", CertificateExportViewSet, basename="export-certificate")
+router.register("service-accounts", ServiceAccountViewSet, basename="service-account")
 
 api_v1 = [
     re_path(r"^auth/token/?$", TokenView.as_view(), name="auth-token"),

@@ -18,4 +18,5 @@ class AuditLogViewSet(mixins.ListModelMixin, PolicyViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = AuditLogFilter
     policy = {"list": Action.AUDIT_VIEW}
+    object_actions = ()  # no object routes: entries are never read, edited or deleted one by one
     scope_kind = "audit"

@@ -23,7 +23,10 @@ class PolicyPermission(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         action = self._policy_action(view)
         if action is None:
-            return False
+            # A method the route does not offer at all has no handler: let DRF answer 405, not 403.
+            method = request.method.lower()
+            offered = getattr(view, "action_map", {})
+            return getattr(view, "action", None) is None and method not in offered and not hasattr(view, method)
         if view.action in getattr(view, "object_actions", ()):
             # The object decides; here we only need someone logged in.
             return bool(request.user and request.user.is_authenticated)
@@ -32,3 +35,13 @@ class PolicyPermission(BasePermission):
     def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
         action = self._policy_action(view)
         return action is not None and can(request.user, action, obj)
+
+
+class HumanOnly(BasePermission):
+    """Login-session routes (`/auth/logout`, `/auth/invalidate`): a service account has no
+    session to end; its token is revoked through `/service-accounts/{id}/tokens/{token_id}`."""
+
+    message = "A service account has no login session: revoke its token instead."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not getattr(request.user, "is_service_account", False)
