@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from certificates.models import Certificate, CertificateAuthority
@@ -14,6 +15,8 @@ class ReadOnlyPKIAdmin(admin.ModelAdmin):
     """Writes go through the services (API); here objects are looked at, not edited."""
 
     exclude = ["private_key"]
+    # crl_base_url: Django 5 warns (an error under our test settings) unless the scheme is chosen.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -101,9 +101,12 @@ def encrypt_plaintext_keys() -> int:
     """Encrypt any plaintext keys found in the database (compare-and-swap per row)."""
     count = 0
     for model, _label in _models():
-        rows = model.objects.filter(private_key__startswith=PEM_PREFIX).values_list("pk", "private_key")
+        # Match anywhere, not only at the start: a PEM pasted with leading whitespace is still
+        # plaintext to decrypt(). A space never occurs in a Fernet token.
+        rows = model.objects.filter(private_key__contains=" KEY-----").values_list("pk", "private_key")
         for pk, stored in rows.iterator():
-            count += model.objects.filter(pk=pk, private_key=stored).update(private_key=encrypt(stored))
+            if is_plaintext(stored):
+                count += model.objects.filter(pk=pk, private_key=stored).update(private_key=encrypt(stored))
     if count:
         logger.warning("Encrypted %d plaintext private key(s) found in the database", count)
     return count

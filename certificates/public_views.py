@@ -9,10 +9,11 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from certificates import services
 from certificates import x509 as pki
+from certificates.models import CertificateAuthority
 from pkiserver.errors import NotFound
 
 
-def _ca(slug: str):  # noqa: ANN202
+def _ca(slug: str) -> CertificateAuthority:
     try:
         return services.ca_by_slug(slug)
     except NotFound:
@@ -28,6 +29,8 @@ def crl(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
     else:
         response = HttpResponse(der, content_type="application/pkix-crl")
     etag = f'"crl-{published.ca_id}-{published.number}"'
+    # Only the ETag decides a 304: Last-Modified has one-second resolution, and a revocation in
+    # the same second as the previous CRL must not be answered "not modified".
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         response = HttpResponse(status=304)
     response["ETag"] = etag

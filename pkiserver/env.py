@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -159,13 +160,20 @@ def persistent_secret(name: str, path: Path, *, make: Callable[[], str], min_len
         value = env_str(name)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # made earlier, or by a process starting beside us
-            pass
-        else:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(make())
+        if not path.exists():
+            # Write the whole secret to a private temporary file, then link it into place: a
+            # process starting beside us sees either no file or a complete one, never a half.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(make())
+                os.chmod(tmp, 0o600)
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass  # another process won; use its secret
+            finally:
+                os.unlink(tmp)
         value = path.read_text().strip()
     if len(value) < min_length:
         raise ConfigError(name, f"must be at least {min_length} characters long")
