@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.policy import Action, is_superuser, require
@@ -21,9 +21,12 @@ from audit.services import audit_record
 from certificates import keystore
 from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority, CertificateType, RevocationList
+from orgs.models import Organization
 from pkiserver.errors import Conflict, Invalid, NotFound
+from serviceaccounts.services import enforce_issuance_policy
 
 MAX_VALID_DAYS = 36500
+CA_NAMES_WITHOUT_ORG_LOCK = 0x5049_4B43_414E  # advisory lock key: names of CAs without organization
 SERIAL_ATTEMPTS = 5
 
 
@@ -115,6 +118,7 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
     key_pem = pki.private_key_to_pem(key)
     warnings: list[str] = []
     with transaction.atomic():
+        _lock_ca_names(org_id)
         if _ca_name_taken(name, org_id):
             raise Invalid(f"A CA named '{name}' already exists in this organization.", field="name", code="duplicate")
         now = timezone.now().replace(microsecond=0)
@@ -126,7 +130,9 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
                 not_after=not_after, path_length=path_length,
             )  # fmt: skip
         else:
-            parent = CertificateAuthority.objects.select_for_update().get(pk=parent.pk)
+            parent = CertificateAuthority.objects.select_for_update().filter(pk=parent.pk).first()
+            if parent is None:  # deleted while the key was being made
+                raise Invalid(f"Parent CA {data.parent_ca_id} does not exist.", field="parent_ca_id")
             try:
                 path_length = pki.child_path_length(parent.path_length, data.path_length)
                 not_after, capped = pki.clamp_validity(now, valid_days, parent.not_after)
@@ -171,6 +177,15 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
     return Issued(ca, key_pem, warnings)
 
 
+def _lock_ca_names(org_id: int | None) -> None:
+    """Serialise CA creation per organization, so two requests cannot both take one name."""
+    if org_id is not None:
+        list(Organization.objects.select_for_update().filter(pk=org_id).values_list("pk", flat=True))
+    elif connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CA_NAMES_WITHOUT_ORG_LOCK])
+
+
 def _ca_name_taken(name: str, org_id: int | None) -> bool:
     return CertificateAuthority.objects.filter(organization_id=org_id, name__iexact=name).exists()
 
@@ -206,11 +221,20 @@ def ca_private_key(*, actor: Any, ca: CertificateAuthority) -> str:
 
 
 def ca_chain(ca: CertificateAuthority) -> list[CertificateAuthority]:
-    """This CA, then each parent up to the root."""
-    chain = [ca]
-    while chain[-1].parent_id is not None:
-        chain.append(CertificateAuthority.objects.get(pk=chain[-1].parent_id))
-    return chain
+    """This CA, then each parent up to the root: two queries, however deep the hierarchy."""
+    if ca.parent_id is None:
+        return [ca]
+    table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH RECURSIVE up(id, parent_id, depth) AS (SELECT id, parent_id, 1 FROM {table} WHERE id = %s "  # noqa: S608
+            f"UNION ALL SELECT c.id, c.parent_id, up.depth + 1 FROM {table} c JOIN up ON c.id = up.parent_id) "
+            "SELECT id FROM up ORDER BY depth",
+            [ca.parent_id],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    parents = CertificateAuthority.objects.in_bulk(ids)
+    return [ca, *(parents[pk] for pk in ids)]
 
 
 def ca_by_name(*, actor: Any, name: str) -> CertificateAuthority:
@@ -249,6 +273,8 @@ def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = No
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
+    if common_name and len(common_name) > 64:  # RFC 5280 ub-common-name; cryptography raises past it
+        raise Invalid("common_name must be at most 64 characters long.", field="common_name")
     try:
         name = pki.parse_subject(subject_dn) if subject_dn else fallback
     except pki.X509Error as exc:
@@ -308,6 +334,11 @@ def _issue(
         if not ca.allow_leaf_certs:
             raise Invalid(
                 f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id"
+            )
+        if certificate_type == CertificateType.CA and ca.path_length == 0:
+            # Any path through such a certificate would break the issuer's path length constraint.
+            raise Invalid(
+                f"CA '{ca.name}' has path length 0 and cannot sign CA certificates.", field="certificate_type"
             )
         now = timezone.now().replace(microsecond=0)
         try:
@@ -377,6 +408,7 @@ def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest
     except pki.X509Error as exc:
         raise _x509(exc) from None
     valid_days = _valid_days(data.valid_days, settings.CERT_DAYS)
+    enforce_issuance_policy(actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days)
     if not ca.allow_leaf_certs:
         raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
     key = pki.generate_private_key(spec)  # slow: before the transaction
@@ -423,6 +455,7 @@ def certificate_sign_csr(
     except pki.X509Error as exc:
         raise _x509(exc) from None
     valid_days = _valid_days(data.valid_days, settings.CERT_DAYS)
+    enforce_issuance_policy(actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days)
     obj, warnings = _issue(
         actor=actor, ca=ca, certificate_type=kind, subject=subject, public_key=pki.csr_public_key(csr), sans=sans,
         valid_days=valid_days, request_base=request_base, stored_key_pem=None,
@@ -439,6 +472,10 @@ def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, req
         CertificateType.CA if cert.certificate_type == CertificateType.CA else cert.certificate_type,
         None, cert.san_dns_names, cert.san_ip_addresses, cert.san_email_addresses,
     )  # fmt: skip
+    days = max(1, (cert.not_after - cert.not_before).days) if cert.valid_days < 1 else cert.valid_days
+    enforce_issuance_policy(
+        actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=original.subject, sans=sans, valid_days=days
+    )
     key_pem = None
     if cert.from_csr or csr_pem:
         if not csr_pem:
@@ -450,7 +487,6 @@ def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, req
         spec = pki.KeySpec(cert.key_algorithm, None if cert.key_algorithm == "ed25519" else cert.key_size)
         key = pki.generate_private_key(spec)
         key_pem, public_key = pki.private_key_to_pem(key), key.public_key()
-    days = max(1, (cert.not_after - cert.not_before).days) if cert.valid_days < 1 else cert.valid_days
     obj, warnings = _issue(
         actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=original.subject, public_key=public_key,
         sans=sans, valid_days=days, request_base=request_base,
@@ -610,11 +646,15 @@ def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, 
         request = pki.parse_ocsp_get_request(get_path) if get_path is not None else pki.parse_ocsp_request(request_der or b"")
     except pki.X509Error:
         return pki.malformed_response()
+    serial = pki.serial_to_hex(request.serial_number)
     row = (
-        Certificate.objects.filter(issuer_id=ca.pk, serial_number=pki.serial_to_hex(request.serial_number))
+        Certificate.objects.filter(issuer_id=ca.pk, serial_number=serial)
         .values_list("revoked_at", "revocation_reason_code")
         .first()
     )
+    if row is None and CertificateAuthority.objects.filter(parent_id=ca.pk, serial_number=serial).exists():
+        # A child CA's certificate: its AIA points here too. CAs are deleted, never revoked.
+        row = (None, None)
     if row is None:
         lookup = pki.OCSPLookup(pki.OCSPStatus.UNKNOWN)
     elif row[0] is None:
