@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import RefreshToken, Token
 
 from accounts.models import AuthSession, User
 from pkiserver.errors import DomainError
@@ -48,8 +48,16 @@ def _build_pair(user: User, sid: uuid.UUID) -> tuple[RefreshToken, TokenPair]:
     return refresh, TokenPair(access_token=str(access), refresh_token=str(refresh))
 
 
+def claimed_sid(token: Token) -> uuid.UUID | None:
+    """The token's `sid` claim as a UUID; None when missing or not a UUID (never a 400 or 500)."""
+    try:
+        return uuid.UUID(str(token.get("sid")))
+    except ValueError:
+        return None
+
+
 def _expiry(token: RefreshToken) -> datetime:
-    return datetime.fromtimestamp(token["exp"], tz=timezone.utc)
+    return datetime.fromtimestamp(token["exp"], tz=UTC)
 
 
 def session_start(*, user: User) -> TokenPair:
@@ -67,7 +75,7 @@ def session_refresh(*, raw_refresh_token: str) -> TokenPair:
         presented = RefreshToken(raw_refresh_token)
     except TokenError as exc:
         raise TokenRejected(f"Invalid refresh token: {exc}") from None
-    sid, jti = presented.get("sid"), presented.get("jti")
+    sid, jti = claimed_sid(presented), presented.get("jti")
     if not sid or not jti:
         raise TokenRejected("Invalid refresh token: missing claims")
     with transaction.atomic():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import factory
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from accounts.models import Role, User
@@ -14,9 +15,12 @@ _PASSWORD_HASH: dict[str, str] = {}
 
 
 def password_hash() -> str:
-    if PASSWORD not in _PASSWORD_HASH:
-        _PASSWORD_HASH[PASSWORD] = make_password(PASSWORD)
-    return _PASSWORD_HASH[PASSWORD]
+    # Keyed by the hasher in force: a hash made while a test swapped in MD5 must not be reused
+    # once Argon2 is back (it would no longer verify, and logins would fail in later tests).
+    hasher = settings.PASSWORD_HASHERS[0]
+    if hasher not in _PASSWORD_HASH:
+        _PASSWORD_HASH[hasher] = make_password(PASSWORD)
+    return _PASSWORD_HASH[hasher]
 
 
 class OrganizationFactory(factory.django.DjangoModelFactory):

@@ -26,6 +26,7 @@ from accounts.models import CAPABILITY_FLAGS, User
 from accounts.policy import Action
 from accounts.throttling import LoginAddressThrottle, LoginUsernameThrottle
 from accounts.tokens import session_refresh, session_revoke, sessions_revoke_all
+from pkiserver.api.permissions import HumanOnly
 from pkiserver.api.viewsets import PolicyViewSet
 
 
@@ -134,7 +135,7 @@ class RefreshView(BearerChallengeView):
 
 
 class LogoutView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, HumanOnly]
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
@@ -143,7 +144,7 @@ class LogoutView(APIView):
 
 
 class InvalidateView(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, HumanOnly]
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
