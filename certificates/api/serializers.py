@@ -141,7 +141,7 @@ class RenewSerializer(serializers.Serializer):
 
 
 class CertificateListFilter(serializers.Serializer):
-    ca_id = serializers.IntegerField(required=False, min_value=1)
+    ca_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)  # a bigint, or SQLite overflows
     status = serializers.ChoiceField(choices=CertificateStatus.values, required=False)
     common_name = serializers.CharField(required=False, max_length=255)
     serial_number = serializers.CharField(required=False, max_length=64)

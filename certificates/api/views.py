@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -112,7 +113,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "now": timezone.now()}
 
-    def get_queryset(self):  # noqa: ANN201
+    def get_queryset(self) -> QuerySet[Certificate]:
         queryset = super().get_queryset()
         if self.action != "list":
             return queryset
@@ -157,7 +158,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
     )
     def create(self, request: Request) -> Response:
         ca_id = request.query_params.get("ca_id")
-        if not ca_id or not ca_id.isdigit():
+        if not ca_id or not ca_id.isascii() or not ca_id.isdigit():  # "²".isdigit() is true, int("²") fails
             raise Invalid("The ca_id query parameter is required (an integer).", field="ca_id")
         ca = get_object_or_404(CertificateAuthority, pk=int(ca_id))
         form = CertificateCreateSerializer(data=request.data)
@@ -199,12 +200,10 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         cert = get_object_or_404(Certificate.objects.select_related("issuer"), pk=pk)
         form = RenewSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        return self._issued(
-            services.certificate_renew(
-                actor=request.user, cert=cert, csr_pem=form.validated_data.get("csr"),
-                request_base=request_base(request),
-            )  # fmt: skip
+        issued = services.certificate_renew(
+            actor=request.user, cert=cert, csr_pem=form.validated_data.get("csr"), request_base=request_base(request)
         )
+        return self._issued(issued)
 
     @extend_schema(responses=CertificateWithKeySerializer)
     @action(detail=True, methods=["get"], url_path="private-key")
