@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
@@ -46,6 +48,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if exc.field:
             body["errors"] = {exc.field: [exc.detail]}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):  # a multipart login form past DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(_too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, (OperationalError, InterfaceError)) and not isinstance(exc, IntegrityError):
@@ -69,15 +73,80 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = _flatten(exc.detail)
         response.data = {"detail": _validation_detail(fields), "code": "invalid", "errors": fields}
     elif isinstance(exc, exceptions.APIException):
-        codes = exc.get_codes()
-        response.data = {"detail": str(exc.detail), "code": codes if isinstance(codes, str) else "error"}
+        detail, codes = exc.detail, exc.get_codes()
+        if isinstance(detail, dict) and "detail" in detail:  # simplejwt nests {"detail", "code", ...}
+            detail, codes = detail["detail"], str(detail.get("code", "error"))
+        response.data = {"detail": str(detail), "code": codes if isinstance(codes, str) else "error"}
     elif isinstance(exc, Http404):
         response.data = {"detail": "Not found.", "code": "not_found"}
     return response
 
 
-def json_error_view(status_code: int, detail: str, code: str):  # noqa: ANN201
+def json_error_view(status_code: int, detail: str, code: str):
     def view(request: Any, exception: Exception | None = None) -> JsonResponse:
         return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
     return view
+
+
+def request_size_limit(get_response: Any) -> Any:
+    """Middleware: a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused (413, JSON)
+    before any view runs. DRF's parsers read the request stream themselves, so Django's own check
+    (made only when `request.body` is read) never guards the JSON API."""
+
+    def middleware(request: Any) -> Any:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0  # Django reads such a body as empty
+        if limit is not None and length > limit:
+            return JsonResponse(_too_large_body(limit), status=413)
+        return get_response(request)
+
+    return middleware
+
+
+def _too_large_body(limit: int | None) -> dict[str, str]:
+    return {"detail": f"The request body is larger than {limit} bytes.", "code": "request_too_large"}
+
+
+# --- OpenAPI: the error answers every operation can give (drf-spectacular post-processing hook) ---
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+    },
+    "required": ["detail", "code"],
+}
+
+
+def document_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """Add the `{"detail", "code"}` error answers to every operation of the schema."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            errors = {
+                "400": "Invalid input; `errors` names each field at fault.",
+                "401": "No, expired, revoked or malformed credentials.",
+                "403": "Not enough permissions.",
+                "503": "The database is unavailable; retry after `Retry-After` seconds.",
+            }
+            if "{" in path or method == "post":
+                errors["404"] = "No such object."
+            if method != "get":
+                errors["409"] = "The object's state forbids this change."
+            if "requestBody" in operation:
+                errors["413"] = "The request body is too large."
+            if path.rstrip("/").endswith("/auth/token"):
+                errors["429"] = "Too many login attempts; retry after `Retry-After` seconds."
+            responses = operation.setdefault("responses", {})
+            for code, description in errors.items():
+                responses.setdefault(code, {"description": description, "content": body})
+    return result
