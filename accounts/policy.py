@@ -22,6 +22,7 @@ from pkiserver.errors import PolicyDenied
 
 class Action(StrEnum):
     ADMIN_CONSOLE = "admin.enter"
+    ADMIN_VIEW_USER = "admin.view_user"  # a person's page in the admin console
 
     USER_CREATE = "user.create"
     USER_CREATE_PRIVILEGED = "user.create_privileged"  # a new admin or superuser
@@ -55,6 +56,9 @@ class Action(StrEnum):
     CERT_CREATE = "cert.create"  # target: the issuing CA
     CERT_REVOKE = "cert.revoke"
     CERT_EXPORT_KEY = "cert.export_key"
+
+    SA_LIST = "sa.list"
+    SA_MANAGE = "sa.manage"  # target: the service account, or its organization
 
 
 def org_of(target: Any) -> int | None:
@@ -98,6 +102,10 @@ REGISTRATION = Rule(
 SELF = Rule("self", lambda a, t: t is not None and a.pk == t.pk and not a.is_service_account)
 ANY_ADMIN = Rule("admin", lambda a, t: a.role == "admin")
 ORG_ADMIN = Rule("admin of the organization", lambda a, t: a.role == "admin" and _same_org(a, t))
+# The list itself (no target) is open to every admin; one entry only to its organization's admins.
+ENTRY_ORG_ADMIN = Rule(
+    "admin (of the entry's organization)", lambda a, t: a.role == "admin" and (t is None or _same_org(a, t))
+)
 # An admin's authority over the people of their organization stops at superusers: resetting a
 # superuser's password would hand the admin the whole server.
 USER_ORG_ADMIN = Rule(
@@ -115,7 +123,9 @@ UNASSIGNED = Rule("user without organization", lambda a, t: t.organization_id is
 _OPEN_RULES = {ANYONE, REGISTRATION}
 
 RULES: dict[Action, Rule] = {
-    Action.ADMIN_CONSOLE: SUPERUSER_ONLY,
+    # The admin console (SPEC §14): admins get in and see their organization only (SCOPES).
+    Action.ADMIN_CONSOLE: ANY_ADMIN,
+    Action.ADMIN_VIEW_USER: SELF | ORG_ADMIN,
     # Users (SPEC §3 and the Users API page).
     Action.USER_CREATE: REGISTRATION,
     Action.USER_CREATE_PRIVILEGED: SUPERUSER_ONLY,
@@ -137,7 +147,7 @@ RULES: dict[Action, Rule] = {
     Action.ORG_VIEW_MEMBERS: ORG_MEMBER,
     Action.ORG_MANAGE_MEMBERS: ORG_ADMIN,
     # Audit log (SPEC §10): admins see their organization's entries (see SCOPES).
-    Action.AUDIT_VIEW: ANY_ADMIN,
+    Action.AUDIT_VIEW: ENTRY_ORG_ADMIN,
     # CAs and certificates (SPEC §5).
     Action.CA_LIST: AUTHENTICATED,  # rows scoped by SCOPES["ca"]
     Action.CA_VIEW: CREATOR | ORG_MEMBER,
@@ -149,20 +159,30 @@ RULES: dict[Action, Rule] = {
     Action.CERT_CREATE: CREATOR | ORG_ADMIN | capable("can_create_cert"),
     Action.CERT_REVOKE: CREATOR | ORG_ADMIN | capable("can_revoke_cert"),
     Action.CERT_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),
+    # Service accounts (SPEC §13): admins manage their organization's (rows: SCOPES).
+    Action.SA_LIST: ANY_ADMIN,
+    Action.SA_MANAGE: ORG_ADMIN,
 }
 
 # Service accounts act like a `user` of their organization, but never manage people.
-HUMAN_ONLY_PREFIXES = ("admin.", "user.", "org.")
+HUMAN_ONLY_PREFIXES = ("admin.", "user.", "org.", "sa.")
 
 # Row scoping for lists: kind -> filter for a non-superuser actor.
 SCOPES: dict[str, Callable[[Any], Q]] = {
     "organization": lambda a: Q(pk=a.organization_id) if a.organization_id else Q(pk__in=[]),
     "user": lambda a: Q(pk=a.pk),
+    # The people an actor manages in the admin console: an admin, their organization's.
+    "member": lambda a: (
+        Q(pk=a.pk) | Q(organization_id=a.organization_id) if a.role == "admin" and a.organization_id else Q(pk=a.pk)
+    ),
     "audit": lambda a: (
         Q(organization_id=a.organization_id) if a.role == "admin" and a.organization_id else Q(pk__in=[])
     ),
     "ca": lambda a: Q(organization_id=a.organization_id) if a.organization_id else Q(pk__in=[]),
     "certificate": lambda a: Q(organization_id=a.organization_id) if a.organization_id else Q(pk__in=[]),
+    "service_account": lambda a: (
+        Q(organization_id=a.organization_id) if a.role == "admin" and a.organization_id else Q(pk__in=[])
+    ),
 }
 
 

@@ -26,6 +26,12 @@ class AuditAction(models.TextChoices):
     ORG_DELETE = "org_delete"
     ORG_ADD_USER = "org_add_user"
     ORG_REMOVE_USER = "org_remove_user"
+    SERVICE_ACCOUNT_CREATE = "service_account_create"
+    SERVICE_ACCOUNT_UPDATE = "service_account_update"
+    SERVICE_ACCOUNT_DELETE = "service_account_delete"
+    SERVICE_ACCOUNT_TOKEN_CREATE = "service_account_token_create"
+    SERVICE_ACCOUNT_TOKEN_REVOKE = "service_account_token_revoke"
+    CERT_POLICY_DENIED = "cert_policy_denied"
 
 
 class AppendOnlyError(Exception):

@@ -7,8 +7,13 @@ transaction opens, so no lock is held while a key is made.
 
 from __future__ import annotations
 
+import base64
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -64,7 +69,13 @@ def _valid_days(requested: int | None, default: int) -> int:
 
 
 def _ca_material(ca: CertificateAuthority) -> tuple[Any, Any]:
-    return pki.load_certificate_pem(ca.certificate), keystore.load_key(ca.private_key)
+    return _ca_certificate(ca.certificate), keystore.load_key(ca.private_key)
+
+
+@lru_cache(maxsize=256)
+def _ca_certificate(pem: str) -> Any:
+    """A CA's parsed certificate, once per process: every signature, CRL and OCSP answer needs it."""
+    return pki.load_certificate_pem(pem)
 
 
 def _capped_warning(kind: str, not_after: datetime) -> str:
@@ -180,7 +191,9 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
 def _lock_ca_names(org_id: int | None) -> None:
     """Serialise CA creation per organization, so two requests cannot both take one name."""
     if org_id is not None:
-        list(Organization.objects.select_for_update().filter(pk=org_id).values_list("pk", flat=True))
+        # no_key: a FOR UPDATE lock would also block every insert referencing the organization
+        # (an issuance holding its CA's lock), and a child-CA creation waiting for that CA deadlocks.
+        list(Organization.objects.select_for_update(no_key=True).filter(pk=org_id).values_list("pk", flat=True))
     elif connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CA_NAMES_WITHOUT_ORG_LOCK])
@@ -197,7 +210,9 @@ def _creator(actor: Any) -> Any:
 @transaction.atomic
 def ca_delete(*, actor: Any, ca: CertificateAuthority) -> None:
     require(actor, Action.CA_DELETE, ca)
-    ca = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+    ca = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
+    if ca is None:  # another request deleted it first
+        raise NotFound("CA not found")
     children = ca.children.count()
     if children:
         raise Conflict(f"CA '{ca.name}' has {children} child CA(s); delete them first.", code="has_children")
@@ -328,7 +343,7 @@ def _issue(
     warnings: list[str] = []
     with transaction.atomic():
         # Lock the CA so a concurrent delete cannot orphan this certificate.
-        ca = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
+        ca = _ca_locked_for_issuance(ca.pk)
         if ca is None:
             raise NotFound("The issuing CA no longer exists.")
         if not ca.allow_leaf_certs:
@@ -395,6 +410,17 @@ def _issue(
     return obj, warnings
 
 
+def _ca_locked_for_issuance(pk: int) -> CertificateAuthority | None:
+    """The CA, locked FOR KEY SHARE on PostgreSQL: deleting it or changing it (a child CA's
+    creation closing it to leaves) waits for the issuance, yet issuances under one CA run side by
+    side and do not wait for a revocation's CRL rebuild (NO KEY UPDATE). SQLite serialises writes."""
+    if connection.vendor != "postgresql":
+        return CertificateAuthority.objects.select_for_update().filter(pk=pk).first()
+    table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
+    found = CertificateAuthority.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR KEY SHARE", [pk])  # noqa: S608
+    return next(iter(found), None)
+
+
 def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest, request_base: str) -> Issued:
     require(actor, Action.CERT_CREATE, ca)
     kind = _check_type(data.certificate_type)
@@ -408,7 +434,9 @@ def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest
     except pki.X509Error as exc:
         raise _x509(exc) from None
     valid_days = _valid_days(data.valid_days, settings.CERT_DAYS)
-    enforce_issuance_policy(actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days)
+    enforce_issuance_policy(
+        actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days
+    )
     if not ca.allow_leaf_certs:
         raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
     key = pki.generate_private_key(spec)  # slow: before the transaction
@@ -455,7 +483,9 @@ def certificate_sign_csr(
     except pki.X509Error as exc:
         raise _x509(exc) from None
     valid_days = _valid_days(data.valid_days, settings.CERT_DAYS)
-    enforce_issuance_policy(actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days)
+    enforce_issuance_policy(
+        actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days
+    )
     obj, warnings = _issue(
         actor=actor, ca=ca, certificate_type=kind, subject=subject, public_key=pki.csr_public_key(csr), sans=sans,
         valid_days=valid_days, request_base=request_base, stored_key_pem=None,
@@ -490,7 +520,7 @@ def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, req
     obj, warnings = _issue(
         actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=original.subject, public_key=public_key,
         sans=sans, valid_days=days, request_base=request_base,
-        stored_key_pem=key_pem if cert.private_key or not cert.from_csr else None,
+        stored_key_pem=key_pem if cert.private_key else None,  # keep the original's choice
         audit_action=AuditAction.CERT_RENEW, from_csr=key_pem is None, renewed_from=cert,
     )  # fmt: skip
     return Issued(obj, key_pem, warnings)
@@ -530,17 +560,24 @@ def certificate_chain_pem(cert: Certificate) -> str:
 # Revocation and CRLs (SPEC §7, §9)
 
 
-def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None) -> Certificate:
+def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None, comment: str | None = None) -> Certificate:
+    """`reason` names an RFC 5280 reason (its code goes into the CRL) or is free text; `comment` is
+    free text kept after a named reason (the admin console asks for both)."""
     require(actor, Action.CERT_REVOKE, cert)
+    flag = pki.parse_reason(reason)
+    if comment and comment.strip():
+        reason = f"{reason}: {comment.strip()}" if reason else comment.strip()
     if reason is not None and len(reason) > 255:
         raise Invalid("reason must be at most 255 characters.", field="reason")
-    flag = pki.parse_reason(reason)
     if flag is pki.REASON_NAMES["remove_from_crl"]:
         # RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it never revokes anything.
         raise Invalid("remove_from_crl is only used in delta CRLs and cannot revoke a certificate.", field="reason")
     with transaction.atomic():
-        # The CA row lock orders revocations of one CA: CRL numbers strictly increase.
-        ca = CertificateAuthority.objects.select_for_update().get(pk=cert.issuer_id)
+        # The CA row lock orders revocations of one CA: CRL numbers strictly increase. NO KEY
+        # UPDATE, so issuances under the CA (KEY SHARE) go on while a large CRL is rebuilt.
+        ca = CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=cert.issuer_id).first()
+        if ca is None:  # deleted, with its certificates, while this request was on its way
+            raise NotFound(f"Certificate {cert.pk} no longer exists.")
         now = timezone.now()
         won = Certificate.objects.filter(pk=cert.pk, revoked_at__isnull=True).update(
             revoked_at=now,
@@ -557,7 +594,8 @@ def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None) -> 
             detail=f"revoked certificate {cert.common_name} serial {cert.serial_number}"
             + (f" ({reason})" if reason else ""),
         )  # fmt: skip
-    return Certificate.objects.select_related("issuer").get(pk=cert.pk)
+        revoked = Certificate.objects.select_related("issuer").get(pk=cert.pk)  # under the lock: the CA may go next
+    return revoked
 
 
 _REASON_CODES = {
@@ -571,36 +609,50 @@ def _reason_code(flag: Any) -> int | None:
     return None if flag is None else _REASON_CODES[flag.name]
 
 
+_REASON_FLAGS: dict[int | None, Any] = {
+    None: None, **{code: pki.REASON_NAMES[name] for name, code in _REASON_CODES.items()}
+}  # fmt: skip
+
+
 def _reason_flag(code: int | None) -> Any:
-    if code is None:
-        return None
-    name = next(n for n, c in _REASON_CODES.items() if c == code)
-    return pki.REASON_NAMES[name]
+    return _REASON_FLAGS[code]
 
 
 def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None) -> RevocationList:
-    """Build, sign and store a new CRL for `ca`. Call with the CA row locked."""
+    """Build, sign and store a new CRL for `ca`. Call with the CA row locked.
+
+    Built for 100,000 entries: the revoked rows stream in as plain tuples (no model instances)
+    straight into the one list the x509 layer signs, and the stored row is replaced by a single
+    UPDATE (`update_or_create` would first read the previous CRL, megabytes, back in).
+    """
     now = (now or timezone.now()).replace(microsecond=0)
-    rows = Certificate.objects.filter(issuer_id=ca.pk, revoked_at__isnull=False).values_list(
-        "serial_number", "revoked_at", "revocation_reason_code"
+    number = (RevocationList.objects.filter(ca_id=ca.pk).values_list("number", flat=True).first() or 0) + 1
+    rows = (
+        Certificate.objects.filter(issuer_id=ca.pk, revoked_at__isnull=False)
+        .values_list("serial_number", "revoked_at", "revocation_reason_code")
+        .iterator(chunk_size=10_000)
     )
-    entries = [pki.RevokedEntry(int(serial, 16), revoked_at, _reason_flag(code)) for serial, revoked_at, code in rows]
-    current = RevocationList.objects.filter(ca_id=ca.pk).only("number").first()
-    number = (current.number if current else 0) + 1
+    count = 0
+
+    def entries() -> Iterator[pki.RevokedEntry]:
+        nonlocal count
+        entry, flags = pki.RevokedEntry, _REASON_FLAGS
+        for serial, revoked_at, code in rows:
+            count += 1
+            yield entry(int(serial, 16), revoked_at, flags[code])
+
     ca_cert, ca_key = _ca_material(ca)
     next_update = now + timedelta(hours=settings.CRL_VALIDITY_HOURS)
     crl = pki.build_crl(
-        issuer_cert=ca_cert, issuer_key=ca_key, entries=entries, crl_number=number, this_update=now,
+        issuer_cert=ca_cert, issuer_key=ca_key, entries=entries(), crl_number=number, this_update=now,
         next_update=next_update,
     )  # fmt: skip
-    published, _ = RevocationList.objects.update_or_create(
-        ca_id=ca.pk,
-        defaults={
-            "number": number, "der": pki.crl_to_der(crl), "this_update": now, "next_update": next_update,
-            "entries": len(entries),
-        },
-    )  # fmt: skip
-    return published
+    fields = {"number": number, "der": pki.crl_to_der(crl), "this_update": now, "next_update": next_update}
+    fields["entries"] = count
+    del crl
+    if not RevocationList.objects.filter(ca_id=ca.pk).update(**fields):
+        RevocationList.objects.create(ca_id=ca.pk, **fields)
+    return RevocationList(ca_id=ca.pk, **fields)
 
 
 def _is_stale(crl: RevocationList | None, now: datetime) -> bool:
@@ -608,18 +660,77 @@ def _is_stale(crl: RevocationList | None, now: datetime) -> bool:
     return crl is None or now >= crl.this_update + (crl.next_update - crl.this_update) / 2
 
 
+# Signed CRLs already read from the database, per process: (CA id, CA serial, CRL number,
+# thisUpdate) -> DER or PEM bytes. A new CRL has a new number, so an entry is never stale; the
+# CA's serial tells apart CAs that reuse an id (SQLite after a rollback). Bounded in bytes: a
+# 100,000-entry CRL is 5 MB of DER and 7 MB of PEM.
+CRL_CACHE_BYTES = 16 * 1024 * 1024
+_crl_cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+_crl_cache_lock = threading.Lock()
+
+
+def _crl_cached(key: tuple[Any, ...]) -> bytes | None:
+    with _crl_cache_lock:
+        value = _crl_cache.get(key)
+        if value is not None:
+            _crl_cache.move_to_end(key)
+        return value
+
+
+def _crl_keep(key: tuple[Any, ...], value: bytes) -> None:
+    if len(value) > CRL_CACHE_BYTES:
+        return
+    with _crl_cache_lock:
+        _crl_cache[key] = value
+        total = sum(len(v) for v in _crl_cache.values())
+        while total > CRL_CACHE_BYTES:
+            _, evicted = _crl_cache.popitem(last=False)
+            total -= len(evicted)
+
+
 def crl_current(*, ca: CertificateAuthority) -> RevocationList:
-    """The stored CRL, rebuilt only when missing or stale (not on every request)."""
+    """The stored CRL, rebuilt only when missing or stale (not on every request).
+
+    One small query says which CRL is current; its DER comes from this process's cache when the
+    process has served it before, so a 100,000-entry CRL costs what a 10-entry one does.
+    """
     now = timezone.now()
-    crl = RevocationList.objects.filter(ca_id=ca.pk).first()
-    if not _is_stale(crl, now):
-        return crl  # type: ignore[return-value]
-    with transaction.atomic():
-        locked = CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+    crl = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first()
+    if _is_stale(crl, now):
+        with transaction.atomic():
+            locked = CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=ca.pk).first()
+            if locked is None:  # deleted since the caller looked it up
+                raise NotFound("CA not found")
+            crl = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first()
+            if _is_stale(crl, now):  # another request may have rebuilt it while we waited
+                return crl_publish(ca=locked, now=now)  # cached once read back, committed
+    assert crl is not None
+    key = (ca.pk, ca.serial_number, crl.number, crl.this_update)
+    der = _crl_cached(key)
+    if der is None:
+        # Number and DER in one read, in case a newer CRL was published in between.
         crl = RevocationList.objects.filter(ca_id=ca.pk).first()
-        if _is_stale(crl, now):  # another request may have rebuilt it while we waited
-            crl = crl_publish(ca=locked, now=now)
-    return crl  # type: ignore[return-value]
+        if crl is None:  # the CA was deleted in between
+            raise NotFound("CA not found")
+        key = (ca.pk, ca.serial_number, crl.number, crl.this_update)
+        der = bytes(crl.der)
+        _crl_keep(key, der)
+    crl.der = der
+    crl.cache_key = key  # type: ignore[attr-defined]
+    return crl
+
+
+def crl_pem(crl: RevocationList) -> bytes:
+    """The PEM form of a CRL from `crl_current`, encoded once per process."""
+    key = (*getattr(crl, "cache_key", (crl.ca_id, None, crl.number, crl.this_update)), "pem")
+    pem = _crl_cached(key)
+    if pem is None:
+        body = base64.b64encode(bytes(crl.der))
+        lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        pem = b"-----BEGIN X509 CRL-----\n" + lines + b"\n-----END X509 CRL-----\n"
+        if getattr(crl, "cache_key", None) is not None:
+            _crl_keep(key, pem)
+    return pem
 
 
 def ca_by_slug(slug: str) -> CertificateAuthority:

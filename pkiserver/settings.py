@@ -73,8 +73,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "pkiserver.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "pkiserver.api.errors.request_size_limit",  # 413 before any view reads an oversized body
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,6 +88,8 @@ MIDDLEWARE = [
 ROOT_URLCONF = "pkiserver.urls"
 WSGI_APPLICATION = "pkiserver.wsgi.application"
 APPEND_SLASH = False  # every API route answers with and without the slash; never redirect
+# Largest request body: a CSR or a policy is a few KiB; larger bodies get 413 before any parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 TEMPLATES = [
     {
@@ -190,6 +194,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pkiserver.api.errors.document_error_responses",
+    ],
 }
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
@@ -205,3 +213,14 @@ LOGGING = {
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
+
+# HTTPS in production (`manage.py check --deploy`). HSTS is only ever sent on HTTPS requests.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Relying parties fetch CRLs, CA certificates and OCSP over plain HTTP (RFC 5280 §4.2.1.13), and
+# load balancers probe the health routes: these are never redirected to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^crl/", r"^ca/", r"^ocsp/", r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
