@@ -22,12 +22,14 @@ def _ca(slug: str) -> CertificateAuthority:
 
 @require_safe
 def crl(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
-    published = services.crl_current(ca=_ca(slug))
-    der = bytes(published.der)
+    try:
+        published = services.crl_current(ca=_ca(slug))
+    except NotFound:  # the CA was deleted while its CRL was being rebuilt
+        raise Http404("CA not found") from None
     if pem:
-        response = HttpResponse(_pem(der), content_type="application/x-pem-file")
+        response = HttpResponse(services.crl_pem(published), content_type="application/x-pem-file")
     else:
-        response = HttpResponse(der, content_type="application/pkix-crl")
+        response = HttpResponse(bytes(published.der), content_type="application/pkix-crl")
     etag = f'"crl-{published.ca_id}-{published.number}"'
     # Only the ETag decides a 304: Last-Modified has one-second resolution, and a revocation in
     # the same second as the previous CRL must not be answered "not modified".
@@ -46,14 +48,6 @@ def _etag_matches(header: str | None, etag: str) -> bool:
         return False
     candidates = parse_etags(header)
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
-
-
-def _pem(der: bytes) -> bytes:
-    import base64
-    import textwrap
-
-    body = "\n".join(textwrap.wrap(base64.b64encode(der).decode(), 64))
-    return f"-----BEGIN X509 CRL-----\n{body}\n-----END X509 CRL-----\n".encode()
 
 
 @require_safe

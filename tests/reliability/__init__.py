@@ -1,0 +1,1 @@
+"""Reliability: races, several server processes and faults (issue 6)."""
