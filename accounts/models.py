@@ -84,12 +84,13 @@ class User(AbstractBaseUser):
 
         return can(self, Action.ADMIN_CONSOLE)
 
-    # The admin console asks these; the policy module answers them (see admin.py).
+    # The admin console's pages ask the policy module (pkiserver/admin.py), not permission
+    # strings: those grant everything to superusers and nothing to anyone else (fail closed).
     def has_perm(self, perm: str, obj: object = None) -> bool:
-        return self.is_active and self.is_staff
+        return self.is_active and self.is_superuser
 
     def has_perms(self, perm_list: object, obj: object = None) -> bool:
-        return self.is_active and self.is_staff
+        return self.is_active and self.is_superuser
 
     def has_module_perms(self, app_label: str) -> bool:
         return self.is_active and self.is_staff
@@ -100,6 +101,9 @@ class SystemState(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     bootstrapped_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"bootstrapped at {self.bootstrapped_at}"
 
 
 class AuthSession(models.Model):

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -627,19 +627,14 @@ def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None) -> Rev
     """
     now = (now or timezone.now()).replace(microsecond=0)
     number = (RevocationList.objects.filter(ca_id=ca.pk).values_list("number", flat=True).first() or 0) + 1
-    rows = (
-        Certificate.objects.filter(issuer_id=ca.pk, revoked_at__isnull=False)
-        .values_list("serial_number", "revoked_at", "revocation_reason_code")
-        .iterator(chunk_size=10_000)
-    )
     count = 0
 
     def entries() -> Iterator[pki.RevokedEntry]:
         nonlocal count
-        entry, flags = pki.RevokedEntry, _REASON_FLAGS
-        for serial, revoked_at, code in rows:
+        entry, flags, moment = pki.RevokedEntry, _REASON_FLAGS, datetime.fromtimestamp
+        for serial, seconds, code in Certificate.objects.crl_rows(ca.pk):
             count += 1
-            yield entry(int(serial, 16), revoked_at, flags[code])
+            yield entry(int(serial, 16), moment(seconds, UTC), flags[code])
 
     ca_cert, ca_key = _ca_material(ca)
     next_update = now + timedelta(hours=settings.CRL_VALIDITY_HOURS)
@@ -738,7 +733,7 @@ def ca_by_slug(slug: str) -> CertificateAuthority:
     if parsed is None:
         raise NotFound("CA not found")
     _name_part, ca_id = parsed
-    ca = CertificateAuthority.objects.filter(pk=ca_id).first()
+    ca = _one(CertificateAuthority.objects.filter(pk=ca_id))
     if ca is None or pki.slugify_ca(ca.name, ca.pk) != slug:
         raise NotFound("CA not found")
     return ca
@@ -749,6 +744,26 @@ def ca_by_slug(slug: str) -> CertificateAuthority:
 # OCSP (SPEC §9)
 
 OCSP_VALIDITY = timedelta(hours=1)
+# Signed answers to requests without a nonce are reused while the certificate's status is
+# unchanged, for at most OCSP_REUSE (RFC 5019 §2.2: responses may be produced ahead of time): a
+# relying party polling a status costs one lookup, not a signature. A request with a nonce
+# always gets a fresh signature. Per process; keyed by the request's own bytes.
+OCSP_REUSE = timedelta(seconds=60)
+OCSP_CACHE_SIZE = 4096
+_ocsp_cache: OrderedDict[tuple[Any, ...], tuple[datetime, bytes]] = OrderedDict()
+_ocsp_cache_lock = threading.Lock()
+
+
+def _one(queryset: Any) -> Any:
+    """The row of a lookup by a unique key, or None: `.first()` would add an ORDER BY."""
+    return next(iter(queryset[:1]), None)
+
+
+def _reusable(request: Any) -> bool:
+    try:
+        return len(request.extensions) == 0
+    except Exception:  # malformed extensions: answered malformedRequest below, never reused
+        return False
 
 
 def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, get_path: str | None = None) -> bytes:
@@ -758,14 +773,23 @@ def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, 
     except pki.X509Error:
         return pki.malformed_response()
     serial = pki.serial_to_hex(request.serial_number)
-    row = (
+    row = _one(
         Certificate.objects.filter(issuer_id=ca.pk, serial_number=serial)
+        .order_by()
         .values_list("revoked_at", "revocation_reason_code")
-        .first()
     )
     if row is None and CertificateAuthority.objects.filter(parent_id=ca.pk, serial_number=serial).exists():
         # A child CA's certificate: its AIA points here too. CAs are deleted, never revoked.
         row = (None, None)
+    now = timezone.now().replace(microsecond=0)
+    key = (ca.pk, ca.serial_number, get_path if get_path is not None else request_der, row)
+    if _reusable(request):
+        with _ocsp_cache_lock:
+            cached = _ocsp_cache.get(key)
+        if cached is not None and now - cached[0] < OCSP_REUSE:
+            return cached[1]
+    else:
+        key = None
     if row is None:
         lookup = pki.OCSPLookup(pki.OCSPStatus.UNKNOWN)
     elif row[0] is None:
@@ -773,11 +797,17 @@ def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, 
     else:
         lookup = pki.OCSPLookup(pki.OCSPStatus.REVOKED, revoked_at=row[0], reason=_reason_flag(row[1]))
     ca_cert, ca_key = _ca_material(ca)
-    now = timezone.now().replace(microsecond=0)
     try:
-        return pki.build_ocsp_response(
+        answer = pki.build_ocsp_response(
             issuer_cert=ca_cert, issuer_key=ca_key, request=request, lookup=lookup, this_update=now,
             next_update=now + OCSP_VALIDITY,
         )  # fmt: skip
     except pki.X509Error:  # extensions are parsed only here (a duplicate or broken nonce)
         return pki.malformed_response()
+    if key is not None:
+        with _ocsp_cache_lock:
+            _ocsp_cache[key] = (now, answer)
+            _ocsp_cache.move_to_end(key)
+            if len(_ocsp_cache) > OCSP_CACHE_SIZE:
+                _ocsp_cache.popitem(last=False)
+    return answer

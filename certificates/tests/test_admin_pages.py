@@ -161,37 +161,40 @@ def test_audit_entries_cannot_be_changed(console: Client, pki: dict[str, Model])
     assert (again.action, again.detail, again.username) == (entry.action, entry.detail, entry.username)
 
 
-def test_pki_objects_are_not_edited_or_deleted_here(console: Client, pki: dict[str, Model]) -> None:
-    ca = pki["root"]
+def test_pki_objects_are_not_edited_here_and_a_parent_is_not_deleted(console: Client, pki: dict[str, Model]) -> None:
+    ca = pki["root"]  # the parent of "Admin Issuing"
+    change = reverse("admin:certificates_certificateauthority_change", args=[ca.pk])
 
-    assert console.get(reverse("admin:certificates_certificateauthority_add")).status_code == 403
-    assert (
-        console.post(
-            reverse("admin:certificates_certificateauthority_delete", args=[ca.pk]), {"post": "yes"}
-        ).status_code
-        == 403
-    )
-    assert CertificateAuthority.objects.filter(pk=ca.pk).exists()
+    edited = console.post(change, {"name": "renamed"})
+    deleted = console.post(reverse("admin:certificates_certificateauthority_delete", args=[ca.pk]), {"post": "yes"})
+
+    assert console.get(reverse("admin:certificates_certificateauthority_add")).status_code == 200  # a service form
+    assert edited.status_code == 403
+    assert (deleted.status_code, deleted["Location"]) == (302, change)
+    assert CertificateAuthority.objects.get(pk=ca.pk).name == "Admin Root"
 
 
 # --- who gets in -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("persona", ["admin_a", "user_a", "user_a_capable"])
+@pytest.mark.parametrize(("persona", "gets_in"), [("admin_a", True), ("user_a", False), ("user_a_capable", False)])
 @pytest.mark.parametrize(
     "path",
     ["admin:index", "admin:certificates_certificateauthority_changelist", "admin:audit_auditlog_changelist"],
 )
-def test_only_superusers_get_in(request, pki: dict[str, Model], persona: str, path: str) -> None:
+def test_admins_get_in_and_users_do_not(request, pki: dict[str, Model], persona: str, gets_in: bool, path: str) -> None:
     client = Client()
     client.force_login(request.getfixturevalue(persona))
     url = reverse(path)
 
     response = client.get(url)
 
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("admin:login"))
-    assert "PRIVATE KEY" not in response.content.decode()
+    if gets_in:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+    assert_no_key(response)
 
 
 def test_anonymous_is_sent_to_login(pki: dict[str, Model]) -> None:
@@ -201,11 +204,17 @@ def test_anonymous_is_sent_to_login(pki: dict[str, Model]) -> None:
     assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_admin_role_cannot_reach_a_change_page(admin_a, pki: dict[str, Model]) -> None:
-    client = Client()
-    client.force_login(admin_a)
+def test_admin_reaches_only_their_organizations_change_page(admin_a, admin_b, pki: dict[str, Model]) -> None:
+    url = reverse("admin:certificates_certificateauthority_change", args=[pki["root"].pk])
+    own, other = Client(), Client()
+    own.force_login(admin_a)
+    other.force_login(admin_b)
 
-    response = client.get(reverse("admin:certificates_certificateauthority_change", args=[pki["root"].pk]))
+    mine = own.get(url)
+    theirs = other.get(url, follow=True)
 
-    assert response.status_code == 302
-    assert "PRIVATE KEY" not in response.content.decode()
+    assert mine.status_code == 200
+    assert_no_key(mine)
+    assert theirs.redirect_chain == [(reverse("admin:index"), 302)]
+    assert "Admin Root" not in theirs.content.decode()
+    assert_no_key(theirs)
