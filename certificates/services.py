@@ -78,7 +78,11 @@ def _ca_certificate(pem: str) -> Any:
     return pki.load_certificate_pem(pem)
 
 
-def _capped_warning(kind: str, not_after: datetime) -> str:
+def _capped_warning(kind: str, now: datetime, valid_days: int, not_after: datetime) -> str | None:
+    """The note for a validity cut to the issuer's end, unless the cut is under a day: a child
+    made with the same default right after its parent would otherwise always be 'capped'."""
+    if now + timedelta(days=valid_days) - not_after < timedelta(days=1):
+        return None
     return f"valid_days capped: the {kind} would outlive its issuing CA, so it expires with it on {not_after.isoformat()}."
 
 
@@ -149,8 +153,9 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
                 not_after, capped = pki.clamp_validity(now, valid_days, parent.not_after)
             except pki.X509Error as exc:
                 raise _x509(exc) from None
-            if capped:
-                warnings.append(_capped_warning("CA", not_after))
+            note = _capped_warning("CA", now, valid_days, not_after) if capped else None
+            if note:
+                warnings.append(note)
             parent_cert, parent_key = _ca_material(parent)
             urls = public_urls(parent, request_base)
             cert = pki.build_intermediate_ca(
@@ -360,8 +365,9 @@ def _issue(
             not_after, capped = pki.clamp_validity(now, valid_days, ca.not_after)
         except pki.X509Error as exc:
             raise _x509(exc) from None
-        if capped:
-            warnings.append(_capped_warning("certificate", not_after))
+        note = _capped_warning("certificate", now, valid_days, not_after) if capped else None
+        if note:
+            warnings.append(note)
         ca_cert, ca_key = _ca_material(ca)
         urls = public_urls(ca, request_base)
         for attempt in range(SERIAL_ATTEMPTS):
@@ -382,7 +388,7 @@ def _issue(
                         certificate_type=certificate_type,
                         key_algorithm=pki.key_spec_of(public_key).algorithm,
                         key_size=pki.key_size_of(public_key),
-                        valid_days=(not_after - now).days if capped else valid_days,
+                        valid_days=(not_after - now).days if note else valid_days,
                         certificate=pki.certificate_to_pem(cert),
                         private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
                         serial_number=pki.serial_to_hex(cert.serial_number),
@@ -755,8 +761,9 @@ _ocsp_cache_lock = threading.Lock()
 
 
 def _one(queryset: Any) -> Any:
-    """The row of a lookup by a unique key, or None: `.first()` would add an ORDER BY."""
-    return next(iter(queryset[:1]), None)
+    """The row of a lookup by a unique key, or None, without the ORDER BY of `.first()` (or of
+    the model's default ordering), which only costs on the hot public routes."""
+    return next(iter(queryset.order_by()[:1]), None)
 
 
 def _reusable(request: Any) -> bool:
@@ -773,11 +780,7 @@ def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, 
     except pki.X509Error:
         return pki.malformed_response()
     serial = pki.serial_to_hex(request.serial_number)
-    row = _one(
-        Certificate.objects.filter(issuer_id=ca.pk, serial_number=serial)
-        .order_by()
-        .values_list("revoked_at", "revocation_reason_code")
-    )
+    row = _one(Certificate.objects.filter(issuer_id=ca.pk, serial_number=serial).values_list("revoked_at", "revocation_reason_code"))
     if row is None and CertificateAuthority.objects.filter(parent_id=ca.pk, serial_number=serial).exists():
         # A child CA's certificate: its AIA points here too. CAs are deleted, never revoked.
         row = (None, None)

@@ -188,6 +188,17 @@ def test_child_within_its_parent_keeps_its_days_and_has_no_warning(admin):
     assert (parse_time(inter["not_after"]) - parse_time(inter["not_before"])).days == 10
 
 
+def test_same_default_validity_as_the_parent_is_not_reported_as_capped(admin):
+    """Made seconds after its parent with the same days, the child loses seconds, not a day."""
+    root = created(admin, "Root", valid_days=30)
+
+    inter = created(admin, "Issuing", root, valid_days=30)
+
+    assert inter["warnings"] == []
+    assert inter["valid_days"] == 30
+    assert parse_time(inter["not_after"]) <= parse_time(root["not_after"])
+
+
 def test_the_root_answer_has_no_warnings(admin):
     assert created(admin, "Root")["warnings"] == []
 
