@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
+
+
+class EpochSeconds(models.Func):
+    """A datetime column as whole seconds since 1970 (what a CRL entry keeps of it).
+
+    Reading 100,000 revocation times as integers skips the per-row datetime parsing of the
+    database driver (psycopg's timestamptz loader under Django's is pure Python, 5 µs a row).
+    """
+
+    # A plain Field: the driver already returns an int, and an IntegerField here would make
+    # Django call int() on every row in Python.
+    output_field = models.Field()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s))::bigint", **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        # '%%%%s': once for this template, once for the driver's placeholders: strftime('%s', ...)
+        return self.as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra)
 
 
 class CertificateQuerySet(models.QuerySet):
@@ -27,3 +48,11 @@ class CertificateQuerySet(models.QuerySet):
     def expiring_within(self, days: int) -> CertificateQuerySet:
         now = timezone.now()
         return self.valid().filter(not_after__lte=now + timedelta(days=days))
+
+    def crl_rows(self, issuer_id: int) -> Iterator[tuple[str, int, int | None]]:
+        """(serial hex, revocation time in epoch seconds, reason code) of every certificate the CA
+        revoked, streamed in chunks as plain tuples: a 100,000-entry CRL never holds model instances."""
+        rows = self.filter(issuer_id=issuer_id, revoked_at__isnull=False).order_by()  # any order will do:
+        # the model's `ORDER BY id` would walk the whole table by primary key
+        rows = rows.values_list("serial_number", EpochSeconds("revoked_at"), "revocation_reason_code")
+        return rows.iterator(chunk_size=20_000)
