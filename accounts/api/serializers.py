@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import CAPABILITY_FLAGS, Role, User
+from pkiserver.api.serializers import FieldsOnceMixin
 
 USER_FIELDS = [
     "id",
@@ -19,7 +20,7 @@ USER_FIELDS = [
 ]
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
 
     class Meta:

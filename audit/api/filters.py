@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from audit.models import AuditAction, AuditLog
+
+
+class UTCDateTimeField(IsoDateTimeField):
+    """An ISO-8601 instant, handed to the database in UTC. `9999-12-31T23:59-14:00` has no UTC form
+    (400, not 500), and PostgreSQL refuses offsets past 15:59 that Python accepts (`+18:31`)."""
+
+    def to_python(self, value):  # type: ignore[no-untyped-def]
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Date and time out of range.", code="overflow") from None
+
+
+class UTCDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCDateTimeField
 
 
 class AuditLogFilter(django_filters.FilterSet):
@@ -12,8 +34,8 @@ class AuditLogFilter(django_filters.FilterSet):
     user_id = django_filters.NumberFilter()
     resource_type = django_filters.CharFilter()
     resource_id = django_filters.NumberFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    since = UTCDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UTCDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:
         model = AuditLog

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from certificates.models import Certificate, CertificateAuthority, CertificateStatus, CertificateType, KeyAlgorithm
+from pkiserver.api.serializers import FieldsOnceMixin
 
 MAX_PEM = 64 * 1024
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
-class CASerializer(serializers.ModelSerializer):
+class _FastSurrogateCheck(ProhibitSurrogateCharactersValidator):
+    """DRF's check, same message, with a regex: DRF walks a 64 KiB PEM one character at a time."""
+
+    def __call__(self, value: object) -> None:
+        found = _SURROGATE_RE.search(str(value))
+        if found:
+            raise ValidationError(self.message.format(code_point=ord(found.group())), code=self.code)
+
+
+class PemField(serializers.CharField):
+    """A PEM text field (CSRs): up to MAX_PEM characters, whitespace kept."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=MAX_PEM, trim_whitespace=False, **kwargs)  # type: ignore[arg-type]
+        self.validators = [
+            _FastSurrogateCheck() if isinstance(v, ProhibitSurrogateCharactersValidator) else v
+            for v in self.validators
+        ]
+
+
+class CASerializer(FieldsOnceMixin, serializers.ModelSerializer):
     parent_ca_id = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
     created_by_user_id = serializers.IntegerField(allow_null=True, read_only=True)
@@ -47,7 +73,7 @@ class CACreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     subject_dn = serializers.CharField(max_length=2048)
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
-    key_algorithm = serializers.ChoiceField(choices=KeyAlgorithm.values, required=False, allow_null=True)
+    key_algorithm = serializers.ChoiceField(choices=KeyAlgorithm.choices, required=False, allow_null=True)
     key_size = serializers.IntegerField(required=False, allow_null=True)
     valid_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
     parent_ca_id = serializers.IntegerField(required=False, allow_null=True)
@@ -56,7 +82,7 @@ class CACreateSerializer(serializers.Serializer):
     crl_base_url = serializers.URLField(required=False, allow_null=True, allow_blank=True, max_length=500)
 
 
-class CertificateSerializer(serializers.ModelSerializer):
+class CertificateSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     issuer_id = serializers.IntegerField(read_only=True)
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
@@ -110,18 +136,18 @@ class _SanFields(serializers.Serializer):
 class CertificateCreateSerializer(_SanFields):
     common_name = serializers.CharField(max_length=255)
     subject_dn = serializers.CharField(max_length=2048)
-    certificate_type = serializers.ChoiceField(choices=CertificateType.values)
-    key_algorithm = serializers.ChoiceField(choices=KeyAlgorithm.values, required=False, allow_null=True)
+    certificate_type = serializers.ChoiceField(choices=CertificateType.choices)
+    key_algorithm = serializers.ChoiceField(choices=KeyAlgorithm.choices, required=False, allow_null=True)
     key_size = serializers.IntegerField(required=False, allow_null=True)
     valid_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
     include_private_key = serializers.BooleanField(default=True)
 
 
 class SignCSRSerializer(_SanFields):
-    csr = serializers.CharField(max_length=MAX_PEM, trim_whitespace=False)
+    csr = PemField()
     ca_id = serializers.IntegerField(required=False, allow_null=True)
     ca_name = serializers.CharField(required=False, allow_null=True, max_length=255)
-    certificate_type = serializers.ChoiceField(choices=CertificateType.values, default=CertificateType.SERVER)
+    certificate_type = serializers.ChoiceField(choices=CertificateType.choices, default=CertificateType.SERVER)
     valid_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
     common_name = serializers.CharField(required=False, allow_null=True, max_length=255)
     subject_dn = serializers.CharField(required=False, allow_null=True, max_length=2048)
@@ -137,7 +163,7 @@ class RevokeSerializer(serializers.Serializer):
 
 
 class RenewSerializer(serializers.Serializer):
-    csr = serializers.CharField(required=False, allow_null=True, max_length=MAX_PEM, trim_whitespace=False)
+    csr = PemField(required=False, allow_null=True)
 
 
 class CertificateListFilter(serializers.Serializer):

@@ -9,7 +9,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -62,7 +62,18 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
     }
     object_actions = ("create", "retrieve", "destroy", "chain", "children", "private_key")
 
-    @extend_schema(request=CACreateSerializer, responses={201: CAWithKeySerializer})
+    @extend_schema(
+        request=CACreateSerializer,
+        responses={201: CAWithKeySerializer},
+        examples=[
+            OpenApiExample(
+                "Root CA (ECDSA P-256)",
+                request_only=True,
+                value={"name": "Example Root CA", "subject_dn": "CN=Example Root CA,O=Example,C=US",
+                       "key_algorithm": "ecdsa", "key_size": 256, "valid_days": 3650},
+            )
+        ],
+    )  # fmt: skip
     def create(self, request: Request) -> Response:
         form = CACreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -155,7 +166,16 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         parameters=[OpenApiParameter("ca_id", int, required=True)],
         request=CertificateCreateSerializer,
         responses={201: CertificateWithKeySerializer},
-    )
+        examples=[
+            OpenApiExample(
+                "Server certificate (ECDSA P-256)",
+                request_only=True,
+                value={"common_name": "www.example.com", "subject_dn": "CN=www.example.com,O=Example",
+                       "certificate_type": "server", "key_algorithm": "ecdsa", "key_size": 256, "valid_days": 90,
+                       "san_dns_names": ["www.example.com"]},
+            )
+        ],
+    )  # fmt: skip
     def create(self, request: Request) -> Response:
         ca_id = request.query_params.get("ca_id")
         if not ca_id or not ca_id.isascii() or not ca_id.isdigit():  # "²".isdigit() is true, int("²") fails

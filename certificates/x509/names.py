@@ -175,7 +175,10 @@ def _attribute_oid(type_text: str) -> ObjectIdentifier:
         return oid
     match = _OID_RE.fullmatch(type_text)
     if match is not None:
-        return ObjectIdentifier(match[1])
+        try:
+            return ObjectIdentifier(match[1])
+        except ValueError:  # e.g. 0.40: cryptography refuses a second arc of 40 or more under 0 and 1
+            raise InvalidSubject(f"Invalid OID {type_text!r} in the subject DN.") from None
     raise InvalidSubject(f"Unknown attribute type {type_text!r} in the subject DN; allowed: {ALLOWED_ATTRIBUTES}.")
 
 

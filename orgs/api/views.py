@@ -64,7 +64,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Poli
         page = self.paginate_queryset(User.objects.filter(organization=org).order_by("id"))
         return self.get_paginated_response(UserSerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses=UserSerializer)
+    @extend_schema(request=None, responses={200: UserSerializer})  # DELETE answers the user too, not 204
     @action(detail=True, methods=["post", "delete"], url_path=r"users/(?P<user_id>[0-9]+)")
     def member(self, request: Request, pk: str, user_id: str) -> Response:
         org = self.get_object()

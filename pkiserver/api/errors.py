@@ -42,6 +42,15 @@ def _validation_detail(fields: dict[str, list[str]]) -> str:
     return "; ".join(parts) or "Invalid input."
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the database is fine, the
+# transaction lost a race and was rolled back whole.
+TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+def _is_transient_conflict(exc: Exception) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
@@ -52,6 +61,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(_too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    if isinstance(exc, OperationalError) and _is_transient_conflict(exc):
+        return Response(
+            {"detail": "The request collided with a concurrent change; retry it.", "code": "concurrent_update"},
+            status=status.HTTP_409_CONFLICT,
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, (OperationalError, InterfaceError)) and not isinstance(exc, IntegrityError):
         return Response(
             {"detail": "The database is unavailable; try again shortly.", "code": "service_unavailable"},
@@ -90,11 +105,14 @@ def json_error_view(status_code: int, detail: str, code: str):
 
 
 def request_size_limit(get_response: Any) -> Any:
-    """Middleware: a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE is refused (413, JSON)
-    before any view runs. DRF's parsers read the request stream themselves, so Django's own check
-    (made only when `request.body` is read) never guards the JSON API."""
+    """Middleware: an API request whose body is declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE is
+    refused (413, JSON) before any view runs. DRF's parsers read the request stream themselves, so
+    Django's own check (made only when `request.body` is read) never guards the JSON API. OCSP
+    keeps its own, smaller limit and answers in its own protocol; the admin's forms use Django's."""
 
     def middleware(request: Any) -> Any:
+        if not request.path_info.startswith("/api/"):
+            return get_response(request)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

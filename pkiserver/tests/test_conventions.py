@@ -243,3 +243,21 @@ def test_list_query_count_does_not_grow(client_for, superuser, org_a, path, grow
     many = count_queries(30)
 
     assert many == few
+
+
+def test_a_lost_race_in_the_database_is_a_409_to_retry_not_a_503():
+    """A deadlock or serialization failure rolled the transaction back: tell the client to retry."""
+    import psycopg.errors
+    from django.db import OperationalError
+
+    from pkiserver.api.errors import exception_handler
+
+    for cause in (psycopg.errors.DeadlockDetected(), psycopg.errors.SerializationFailure()):
+        error = OperationalError("lost a race")
+        error.__cause__ = cause
+        response = exception_handler(error, {})
+        assert response.status_code == 409
+        assert response.data["code"] == "concurrent_update"
+        assert response["Retry-After"] == "1"
+    outage = OperationalError("connection refused")
+    assert exception_handler(outage, {}).status_code == 503
