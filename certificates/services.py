@@ -295,6 +295,11 @@ def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = No
 
     if common_name and len(common_name) > 64:  # RFC 5280 ub-common-name; cryptography raises past it
         raise Invalid("common_name must be at most 64 characters long.", field="common_name")
+    if common_name:
+        try:  # cryptography counts the 64 in UTF-8 bytes: 40 "é" are 80 (a 500 before this check)
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name)
+        except ValueError:
+            raise Invalid("common_name must be at most 64 bytes long in UTF-8.", field="common_name") from None
     try:
         name = pki.parse_subject(subject_dn) if subject_dn else fallback
     except pki.X509Error as exc:
@@ -734,12 +739,30 @@ def crl_pem(crl: RevocationList) -> bytes:
     return pem
 
 
+_CA_TABLE = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
+_CERT_TABLE = connection.ops.quote_name(Certificate._meta.db_table)
+# What the public routes read of a CA, in the model's field order (as `from_db` takes them).
+_CA_PUBLIC = [
+    f
+    for f in CertificateAuthority._meta.concrete_fields
+    if f.attname in {"id", "name", "serial_number", "certificate", "private_key", "parent_id", "organization_id"}
+]
+_CA_PUBLIC_FIELDS = [f.attname for f in _CA_PUBLIC]
+_CA_PUBLIC_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _CA_PUBLIC)
+
+
 def ca_by_slug(slug: str) -> CertificateAuthority:
     parsed = pki.parse_slug(slug)
     if parsed is None:
         raise NotFound("CA not found")
     _name_part, ca_id = parsed
-    ca = _one(CertificateAuthority.objects.filter(pk=ca_id))
+    # Hand-written: the public CRL, CA and OCSP routes run this on every request, and the ORM's
+    # query compilation costs more than the indexed lookup itself. The columns these routes read
+    # need no conversion; any other field is deferred, loaded if something reads it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_CA_PUBLIC_COLUMNS} FROM {_CA_TABLE} WHERE id = %s", [ca_id])  # noqa: S608
+        row = cursor.fetchone()
+    ca = None if row is None else CertificateAuthority.from_db(connection.alias, _CA_PUBLIC_FIELDS, row)
     if ca is None or pki.slugify_ca(ca.name, ca.pk) != slug:
         raise NotFound("CA not found")
     return ca
@@ -766,6 +789,25 @@ def _one(queryset: Any) -> Any:
     return next(iter(queryset.order_by()[:1]), None)
 
 
+def _ocsp_status(ca_id: int, serial: str) -> tuple[datetime | None, int | None] | None:
+    """(revoked_at, reason code) of the CA's certificate with this serial, or None: one lookup on
+    the (issuer, serial) unique index, hand-written like `ca_by_slug`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT revoked_at, revocation_reason_code FROM {_CERT_TABLE} WHERE issuer_id = %s AND serial_number = %s",  # noqa: S608
+            [ca_id, serial],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    revoked_at, code = row
+    if isinstance(revoked_at, str):  # SQLite without its column type: the ORM would parse it
+        revoked_at = datetime.fromisoformat(revoked_at)
+    if revoked_at is not None and timezone.is_naive(revoked_at):  # SQLite keeps UTC without an offset
+        revoked_at = revoked_at.replace(tzinfo=UTC)
+    return revoked_at, code
+
+
 def _reusable(request: Any) -> bool:
     try:
         return len(request.extensions) == 0
@@ -780,7 +822,7 @@ def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, 
     except pki.X509Error:
         return pki.malformed_response()
     serial = pki.serial_to_hex(request.serial_number)
-    row = _one(Certificate.objects.filter(issuer_id=ca.pk, serial_number=serial).values_list("revoked_at", "revocation_reason_code"))
+    row = _ocsp_status(ca.pk, serial)
     if row is None and CertificateAuthority.objects.filter(parent_id=ca.pk, serial_number=serial).exists():
         # A child CA's certificate: its AIA points here too. CAs are deleted, never revoked.
         row = (None, None)
