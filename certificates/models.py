@@ -117,7 +117,23 @@ class Certificate(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "id"]),
-            models.Index(fields=["issuer", "revoked_at"]),
+            # A CA's CRL is read from this index alone: about 100 bytes per revoked certificate
+            # instead of its 1.7 KB table row (an index-only scan of 10 MB for 100,000 entries).
+            models.Index(
+                fields=["issuer", "serial_number", "revoked_at", "revocation_reason_code"],
+                condition=models.Q(revoked_at__isnull=False),
+                name="cert_crl_entries_idx",
+            ),
+            # Status filters and their counts: unrevoked rows by expiry (valid, expired, expiring),
+            # revoked rows in id order.
+            models.Index(
+                fields=["organization", "not_after"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="cert_unrevoked_expiry_idx",
+            ),
+            models.Index(
+                fields=["organization", "id"], condition=models.Q(revoked_at__isnull=False), name="cert_revoked_org_idx"
+            ),
             # List filters stay index scans at 1,000,000 rows: by CA in id order, by serial across
             # CAs, and by common name, which the API matches case-insensitively (UPPER on PostgreSQL).
             models.Index(fields=["issuer", "id"], name="cert_issuer_id_idx"),

@@ -26,7 +26,9 @@ class EpochSeconds(models.Func):
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
         # '%%%%s': once for this template, once for the driver's placeholders: strftime('%s', ...)
-        return self.as_sql(compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra)
+        return self.as_sql(
+            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra
+        )
 
 
 class CertificateQuerySet(models.QuerySet):

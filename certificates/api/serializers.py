@@ -31,8 +31,7 @@ class PemField(serializers.CharField):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(max_length=MAX_PEM, trim_whitespace=False, **kwargs)  # type: ignore[arg-type]
         self.validators = [
-            _FastSurrogateCheck() if isinstance(v, ProhibitSurrogateCharactersValidator) else v
-            for v in self.validators
+            _FastSurrogateCheck() if isinstance(v, ProhibitSurrogateCharactersValidator) else v for v in self.validators
         ]
 
 

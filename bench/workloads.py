@@ -1,0 +1,524 @@
+"""The workloads of issue 7, each next to the floor it is compared with, against one running server."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import urllib.parse
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import NameOID
+
+from bench import floors
+from bench.client import Client, Samples, concurrent, timed
+from bench.server import Server
+
+API = "/api/v1"
+ROOT_PASSWORD = "Bench-Root-" + secrets.token_hex(8)
+ADMIN_PASSWORD = "Bench-Admin-" + secrets.token_hex(8)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many samples and how large the datasets are."""
+
+    csr_seq: int = 200
+    csr_conc: int = 400
+    issue_seq: int = 40  # RSA key generation time varies a lot from key to key: many samples
+    issue_conc: int = 40
+    ocsp_seq: int = 300
+    ocsp_conc: int = 600
+    me_seconds: float = 8.0
+    crl_sizes: tuple[int, int, int] = (100, 10_000, 100_000)
+    crl_fetch: int = 60
+    rebuilds: int = 5
+    rebuild_floors: int = 3
+    list_small: int = 1_000
+    list_reads: int = 100
+    scale: int = 1_000_000
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls(
+            csr_seq=60,
+            csr_conc=120,
+            issue_seq=20,
+            issue_conc=16,
+            ocsp_seq=100,
+            ocsp_conc=200,
+            me_seconds=4.0,
+            crl_fetch=30,
+            rebuilds=3,
+            rebuild_floors=2,
+            list_reads=40,
+        )
+
+    @classmethod
+    def tiny(cls) -> Plan:
+        return cls(
+            csr_seq=8,
+            csr_conc=16,
+            issue_seq=2,
+            issue_conc=4,
+            ocsp_seq=10,
+            ocsp_conc=20,
+            me_seconds=0.6,
+            crl_sizes=(5, 50, 500),
+            crl_fetch=5,
+            rebuilds=1,
+            rebuild_floors=1,
+            list_small=60,
+            list_reads=5,
+            scale=2_000,
+        )
+
+
+@dataclass
+class Row:
+    backend: str
+    workload: str
+    n: int
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    rps: float | None = None
+    floor_ms: float | None = None
+    floor_p95_ms: float | None = None
+    ratio: float | None = None
+    value: str = ""  # a figure that is not a time (memory, query counts)
+    target: str = ""
+    passed: bool | None = None
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+@dataclass
+class CAInfo:
+    id: int
+    slug: str
+    material: floors.CA
+
+
+@dataclass
+class Bench:
+    server: Server
+    plan: Plan
+    rows: list[Row] = field(default_factory=list)
+    log: Any = print
+
+    def __post_init__(self) -> None:
+        self.first_byte: dict[int, Samples] = {}
+        host, port = self.server.host_port
+        self.anon = Client(host, port)
+        self.csr_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.csr_pem = (
+            x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csr.bench.example")]))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("csr.bench.example")]), critical=False)
+            .sign(self.csr_key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM)
+            .decode()
+        )
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        verdict = {True: "pass", False: "FAIL", None: "info"}[row.passed]
+        self.log(
+            f"  {row.workload:<38} n={row.n:<5} p50={row.p50_ms or 0:8.2f} ms p95={row.p95_ms or 0:8.2f} ms"
+            + (f" rps={row.rps:7.1f}" if row.rps else "")
+            + (f" floor={row.floor_ms:8.2f} ms" if row.floor_ms else "")
+            + (f" ratio={row.ratio:.2f}" if row.ratio is not None else "")
+            + (f" {row.value}" if row.value else "")
+            + f" {row.target} {verdict} {row.note}"
+        )
+        return row
+
+    def latency_row(
+        self,
+        workload: str,
+        samples: Samples,
+        floor: Samples | None = None,
+        limit: float | None = None,
+        target: str = "",
+        passed: bool | None = None,
+        note: str = "",
+    ) -> Row:
+        """A row whose ratio is p50 / floor p50, passing at `limit` or below."""
+        ratio = samples.p50 / floor.p50 if floor is not None else None
+        if limit is not None and ratio is not None:
+            target, passed = f"p50 <= {limit:g}x floor", ratio <= limit
+        return self.add(
+            Row(
+                backend=self.server.backend,
+                workload=workload,
+                n=samples.n,
+                p50_ms=_ms(samples.p50),
+                p95_ms=_ms(samples.p95),
+                rps=samples.throughput if samples.clients > 1 else None,
+                floor_ms=_ms(floor.p50) if floor else None,
+                floor_p95_ms=_ms(floor.p95) if floor else None,
+                ratio=ratio,
+                target=target,
+                passed=passed,
+                note=note,
+            )
+        )
+
+    def throughput_row(self, workload: str, samples: Samples, baseline: Samples, limit: float, what: str) -> Row:
+        ratio = samples.throughput / baseline.throughput
+        return self.add(
+            Row(
+                backend=self.server.backend,
+                workload=workload,
+                n=samples.n,
+                p50_ms=_ms(samples.p50),
+                p95_ms=_ms(samples.p95),
+                rps=samples.throughput,
+                ratio=ratio,
+                target=f"rps >= {limit}x {what} ({baseline.throughput:.1f}/s)",
+                passed=ratio >= limit,
+            )
+        )
+
+    # --- set-up, through the API -----------------------------------------------------------
+
+    def login(self, username: str, password: str) -> str:
+        body = urllib.parse.urlencode({"username": username, "password": password}).encode()
+        answer = self.anon.request(
+            "POST", f"{API}/auth/token", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        if answer.status != 200:
+            raise RuntimeError(f"login {username}: {answer.status} {answer.body[:300]!r}")
+        return answer.json()["access_token"]
+
+    def setup(self) -> None:
+        self.anon.call(
+            "POST",
+            f"{API}/users/",
+            {"username": "benchroot", "email": "root@bench.example", "password": ROOT_PASSWORD, "role": "superuser"},
+            expect=201,
+        )
+        root = self.anon.with_token(self.login("benchroot", ROOT_PASSWORD))
+        self.org_id = root.call("POST", f"{API}/organizations/", {"name": "Bench Org"}, expect=201).json()["id"]
+        root.call(
+            "POST",
+            f"{API}/users/",
+            {
+                "username": "benchadmin",
+                "email": "admin@bench.example",
+                "password": ADMIN_PASSWORD,
+                "role": "admin",
+                "organization_id": self.org_id,
+            },
+            expect=201,
+        )
+        self.admin_token = self.login("benchadmin", ADMIN_PASSWORD)
+        self.api = self.anon.with_token(self.admin_token)
+        t0 = time.perf_counter()
+        self.ca2048 = self.make_ca("Bench RSA-2048 CA", 2048)
+        self.ca4096 = self.make_ca("Bench RSA-4096 CA", 4096)
+        self.log(f"  set-up: users, organization and CAs in {time.perf_counter() - t0:.1f} s")
+
+    def make_ca(self, name: str, key_size: int) -> CAInfo:
+        body = self.api.call(
+            "POST",
+            f"{API}/cas/",
+            {
+                "name": name,
+                "subject_dn": f"CN={name},O=Bench,C=US",
+                "key_algorithm": "rsa",
+                "key_size": key_size,
+                "valid_days": 3650,
+            },
+            expect=201,
+        ).json()
+        return CAInfo(body["id"], body["slug"], floors.CA(body["certificate"], body["private_key"]))
+
+    def sign_csr(self, ca: CAInfo, client: Client | None = None) -> dict[str, Any]:
+        payload = {"csr": self.csr_pem, "ca_id": ca.id, "certificate_type": "server", "valid_days": 90}
+        return (client or self.api).call("POST", f"{API}/certificates/sign-csr", payload, expect=201).json()
+
+    def issue(self, ca: CAInfo, i: int) -> dict[str, Any]:
+        name = f"issued-{i}.bench.example"
+        payload = {
+            "common_name": name,
+            "subject_dn": f"CN={name}",
+            "certificate_type": "server",
+            "key_algorithm": "rsa",
+            "key_size": 2048,
+            "valid_days": 90,
+        }
+        return self.api.call("POST", f"{API}/certificates/?ca_id={ca.id}", payload, expect=201).json()
+
+    def org_certificates(self) -> int:
+        return int(self.api.call("GET", f"{API}/certificates/?limit=1").headers["X-Total-Count"])
+
+    def bulk(self, ca: CAInfo, count: int, prefix: str, revoked_every: int = 0, expired_every: int = 0) -> None:
+        if count <= 0:
+            return
+        out = self.server.helper(
+            "bulk",
+            "--ca",
+            str(ca.id),
+            "--count",
+            str(count),
+            "--prefix",
+            prefix,
+            "--revoked-every",
+            str(revoked_every),
+            "--expired-every",
+            str(expired_every),
+        )
+        self.log(f"  bulk: {count} certificates under {ca.slug} in {json.loads(out)['seconds']} s")
+
+    # --- workloads -------------------------------------------------------------------------
+
+    def run_signing(self) -> None:
+        plan, ca = self.plan, self.ca2048
+        floor = floors.leaf_sign(ca.material, self.csr_key.public_key(), max(plan.csr_seq, 50))
+        seq = timed(lambda i: self.sign_csr(ca), plan.csr_seq, warmup=8)
+        self.latency_row("sign CSR (RSA-2048 CA), sequential", seq, floor, 5)
+        conc = concurrent(lambda i: self.sign_csr(ca), 4, n=plan.csr_conc, warmup=2)
+        self.throughput_row("sign CSR, 4 concurrent clients", conc, seq, 1.5, "sequential")
+
+    def run_issuing(self) -> None:
+        plan = self.plan
+        floor = floors.keygen_and_sign(self.ca2048.material, 2048, plan.issue_seq)
+        seq = timed(lambda i: self.issue(self.ca2048, i), plan.issue_seq, warmup=2)
+        self.latency_row("issue, server RSA-2048 key, sequential", seq, floor, 1.3)
+        conc = concurrent(lambda i: self.issue(self.ca2048, 10_000 + i), 4, n=plan.issue_conc, warmup=1)
+        self.throughput_row("issue, server RSA-2048 key, 4 concurrent", conc, seq, 1.5, "sequential")
+        floor = floors.keygen_and_sign(self.ca4096.material, 2048, plan.issue_seq)
+        seq = timed(lambda i: self.issue(self.ca4096, 20_000 + i), plan.issue_seq, warmup=2)
+        self.latency_row("issue under an RSA-4096 CA, sequential", seq, floor, 1.3)
+
+    def run_ocsp(self) -> None:
+        plan, ca = self.plan, self.ca2048
+        leaf = x509.load_pem_x509_certificate(self.sign_csr(ca)["certificate"].encode())
+        request = ocsp.OCSPRequestBuilder().add_certificate(leaf, ca.material.cert, hashes.SHA1()).build()  # noqa: S303
+        der = request.public_bytes(serialization.Encoding.DER)
+        path, headers = f"/ocsp/{ca.slug}", {"Content-Type": "application/ocsp-request"}
+
+        def post(i: int) -> None:
+            answer = self.anon.request("POST", path, body=der, headers=headers)
+            assert answer.status == 200, answer.status
+
+        answer = ocsp.load_der_ocsp_response(self.anon.request("POST", path, body=der, headers=headers).body)
+        assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD, answer.certificate_status
+        floor = floors.ocsp_sign(ca.material, der, max(plan.ocsp_seq, 100))
+        seq = timed(post, plan.ocsp_seq, warmup=8)
+        self.latency_row("OCSP POST, sequential", seq, floor, 4)
+        conc = concurrent(post, 4, n=plan.ocsp_conc, warmup=2)
+        self.throughput_row("OCSP POST, 4 concurrent clients", conc, seq, 1.5, "sequential")
+
+    def run_me(self) -> None:
+        def me(i: int) -> None:
+            answer = self.api.request("GET", f"{API}/users/me")
+            assert answer.status == 200, answer.status
+
+        def healthz(i: int) -> None:
+            assert self.anon.request("GET", "/healthz").status == 200
+
+        rounds = 2
+        totals: dict[str, Samples] = {"me": Samples(clients=8), "healthz": Samples(clients=8)}
+        for _ in range(rounds):  # interleaved, so a change in the machine's load hits both alike
+            for name, fn in (("healthz", healthz), ("me", me)):
+                part = concurrent(fn, 8, seconds=self.plan.me_seconds / (2 * rounds), warmup=2)
+                totals[name].latencies += part.latencies
+                totals[name].wall += part.wall
+        self.latency_row("GET /healthz (no auth), 8 concurrent", totals["healthz"], target="baseline")
+        self.throughput_row("GET /users/me (bearer), 8 concurrent", totals["me"], totals["healthz"], 0.6, "/healthz")
+
+    def list_reads(self, label: str, paths: dict[str, str], limit_ms: float = 20.0) -> dict[str, Any]:
+        """p50 of each list path, and the queries each costs (counted by bench.probe)."""
+        counts = json.loads(self.server.helper("probe", *paths.values(), extra_env={"BENCH_TOKEN": self.admin_token}))
+        for name, path in paths.items():
+
+            def read(i: int, path: str = path) -> None:
+                answer = self.api.request("GET", path)
+                assert answer.status == 200, (answer.status, answer.body[:200])
+
+            samples = timed(read, self.plan.list_reads, warmup=3)
+            probe = counts[path]
+            # The issue sets this target on PostgreSQL; SQLite's figures are shown for information.
+            judged = self.server.backend == "postgres"
+            self.latency_row(
+                f"list {name} @{label}",
+                samples,
+                target=f"p50 <= {limit_ms:g} ms" + ("" if judged else " (PostgreSQL target)"),
+                passed=(_ms(samples.p50) <= limit_ms) if judged else None,
+                note=f"{probe['queries']} queries, {probe['rows']} rows of {probe['total']}",
+            )
+        return counts
+
+    def query_count_row(self, before: dict[str, Any], after: dict[str, Any], label: str) -> None:
+        same = all(before[p]["queries"] == after[p]["queries"] for p in before if p in after)
+        detail = ", ".join(f"{before[p]['queries']}->{after[p]['queries']}" for p in before if p in after)
+        self.add(
+            Row(
+                backend=self.server.backend,
+                workload=f"list query count {label}",
+                n=len(before),
+                value=detail,
+                target="same count per path",
+                passed=same,
+            )
+        )
+
+    def list_paths(self, ca: CAInfo, serial: str, common_name: str) -> dict[str, str]:
+        base = f"{API}/certificates/?limit=100"
+        return {
+            "page of 100": base,
+            "by CA": f"{base}&ca_id={ca.id}",
+            "status=valid": f"{base}&status=valid",
+            "status=revoked": f"{base}&status=revoked",
+            "status=expired": f"{base}&status=expired",
+            "by serial": f"{base}&serial_number={serial}",
+            "by CN": f"{base}&common_name={common_name}",
+        }
+
+    def run_crls_and_lists(self) -> None:
+        plan = self.plan
+        small, mid, large = plan.crl_sizes
+        # The list dataset first, small: the organization holds `list_small` certificates.
+        self.list_ca = self.make_ca("Bench List CA", 2048)
+        self.sign_csr(self.list_ca)  # a real PEM for the bulk rows to copy
+        self.bulk(self.list_ca, plan.list_small - self.org_certificates(), "small", expired_every=20)
+        probe_cert = self.sign_csr(self.list_ca)
+        paths = self.list_paths(self.list_ca, probe_cert["serial_number"], "small-7.bench.example")
+        small_counts = self.list_reads(f"{self.org_certificates()} stored", paths)
+
+        # CRLs: `small` revocations through the API; the larger ones in bulk, then revoked once more
+        # through the API so the server builds and stores their CRL itself.
+        crl_cas = {size: self.make_ca(f"Bench CRL {size}", 2048) for size in plan.crl_sizes}
+        for _ in range(small):
+            cert = self.sign_csr(crl_cas[small])
+            self.api.call("POST", f"{API}/certificates/{cert['id']}/revoke", {"reason": "key_compromise"})
+        spare: dict[int, list[int]] = {}
+        for size in (mid, large):
+            # One to build the first CRL, then `rebuilds` to time here and as many in --scale.
+            spare[size] = [self.sign_csr(crl_cas[size])["id"] for _ in range(2 * plan.rebuilds + 1)]
+            self.bulk(crl_cas[size], size, f"crl{size}", revoked_every=1)
+            self.api.call("POST", f"{API}/certificates/{spare[size].pop()}/revoke", {"reason": "superseded"})
+
+        floor = floors.crl_build(crl_cas[large].material, floors.crl_entries(large + 1), plan.rebuild_floors)
+        to_revoke = iter(spare[large])
+        rebuild = timed(
+            lambda i: self.api.call("POST", f"{API}/certificates/{next(to_revoke)}/revoke", {"reason": "superseded"}),
+            plan.rebuilds,
+        )
+        self.latency_row(f"revoke at {large:,} revoked (CRL rebuild)", rebuild, floor, 1.5)
+
+        fetched = {size: self.crl_fetches(crl_cas[size], size) for size in plan.crl_sizes}
+        self.crl_ratio_rows({small: fetched[small], large: fetched[large]}, "")
+
+        large_counts = self.list_reads(f"{self.org_certificates()} stored", paths)
+        self.query_count_row(small_counts, large_counts, f"{plan.list_small:,} vs {self.org_certificates():,}")
+        self.crl_cas, self.small_counts, self.paths, self.spare_large = crl_cas, small_counts, paths, to_revoke
+
+    def crl_fetches(self, ca: CAInfo, size: int) -> Samples:
+        path = f"/crl/{ca.slug}"
+        first = self.anon.call("GET", path)
+        crl = x509.load_der_x509_crl(first.body)
+        assert len(crl) >= size, (len(crl), size)
+        etag = first.headers["ETag"]
+
+        first_byte: list[float] = []
+
+        def fetch(i: int) -> None:
+            answer = self.anon.request("GET", path)
+            assert answer.status == 200 and len(answer.body) == len(first.body), answer.status
+            if i >= 0:
+                first_byte.append(answer.first_byte)
+
+        samples = timed(fetch, self.plan.crl_fetch, warmup=3)
+        self.first_byte[size] = Samples(first_byte)
+        # No signing on the request path: the CRL served at the end is the one served first.
+        last = self.anon.call("GET", path)
+        assert last.headers["ETag"] == etag and last.body == first.body, "the CRL changed while only being read"
+        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+        self.latency_row(
+            f"CRL fetch, {size:,} revoked ({len(first.body) / 1e6:.2f} MB)",
+            samples,
+            note=f"CRL number {number} unchanged; first byte p50 {_ms(self.first_byte[size].p50):.2f} ms",
+        )
+        return samples
+
+    def crl_ratio_rows(self, fetched: dict[int, Samples], label: str) -> None:
+        small, large = min(fetched), max(fetched)
+        ratio = fetched[large].p50 / fetched[small].p50
+        self.add(
+            Row(
+                backend=self.server.backend,
+                workload=f"CRL fetch p50 ratio {large:,} / {small:,}{label}",
+                n=fetched[large].n,
+                p50_ms=_ms(fetched[large].p50),
+                p95_ms=_ms(fetched[large].p95),
+                floor_ms=_ms(fetched[small].p50),
+                ratio=ratio,
+                target="<= 2x the small CRL",
+                passed=ratio <= 2,
+                note="whole answer read by the client",
+            )
+        )
+        ttfb = self.first_byte[large].p50 / self.first_byte[small].p50
+        self.add(
+            Row(
+                backend=self.server.backend,
+                workload=f"CRL first byte ratio {large:,} / {small:,}{label}",
+                n=self.first_byte[large].n,
+                p50_ms=_ms(self.first_byte[large].p50),
+                p95_ms=_ms(self.first_byte[large].p95),
+                floor_ms=_ms(self.first_byte[small].p50),
+                ratio=ttfb,
+                target="server work, for information",
+                note="request sent to status line and headers received",
+            )
+        )
+
+    def run_scale(self) -> None:
+        """1,000,000 certificates in the organization: lists, filters, revocation and CRLs keep their targets."""
+        plan = self.plan
+        self.bulk(self.list_ca, plan.scale - self.org_certificates(), "scale", expired_every=20)
+        stored = self.org_certificates()
+        scale_counts = self.list_reads(f"{stored:,} stored", self.paths)
+        self.query_count_row(self.small_counts, scale_counts, f"{plan.list_small:,} vs {stored:,}")
+        small, _, large = plan.crl_sizes
+        floor = floors.crl_build(self.crl_cas[large].material, floors.crl_entries(large + 1), plan.rebuild_floors)
+        rebuild = timed(
+            lambda i: self.api.call(
+                "POST", f"{API}/certificates/{next(self.spare_large)}/revoke", {"reason": "superseded"}
+            ),
+            plan.rebuilds,
+        )
+        self.latency_row(f"revoke at {large:,} revoked, {stored:,} stored", rebuild, floor, 1.5)
+        fetched = {size: self.crl_fetches(self.crl_cas[size], size) for size in (small, large)}
+        self.crl_ratio_rows(fetched, f" @{stored:,}")
+
+    def memory_row(self) -> None:
+        peaks = self.server.peak_rss
+        worst = max(peaks.values()) if peaks else 0.0
+        self.add(
+            Row(
+                backend=self.server.backend,
+                workload=f"peak RSS per worker ({len(peaks)} worker pids)",
+                n=len(peaks),
+                value=f"{worst:.0f} MB",
+                target="<= 200 MB per worker",
+                passed=bool(peaks) and worst <= 200,
+                note="MB: " + ", ".join(f"{v:.0f}" for v in sorted(peaks.values())),
+            )
+        )
