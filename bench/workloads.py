@@ -6,6 +6,7 @@ import json
 import secrets
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,7 +17,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from bench import floors
-from bench.client import Client, Samples, concurrent, timed
+from bench.client import Client, Samples, concurrent, interleaved, timed
 from bench.server import Server
 
 API = "/api/v1"
@@ -101,6 +102,13 @@ class Row:
 
 def _ms(seconds: float) -> float:
     return seconds * 1000
+
+
+def warm(*ops: Callable[[int], Any], times: int = 8) -> None:
+    """Untimed first calls: connections, caches and lazy imports are not what is measured."""
+    for op in ops:
+        for i in range(times):
+            op(-1 - i)
 
 
 @dataclass
@@ -288,21 +296,25 @@ class Bench:
 
     def run_signing(self) -> None:
         plan, ca = self.plan, self.ca2048
-        floor = floors.leaf_sign(ca.material, self.csr_key.public_key(), max(plan.csr_seq, 50))
-        seq = timed(lambda i: self.sign_csr(ca), plan.csr_seq, warmup=8)
+        floor_op, sign = floors.leaf_sign(ca.material, self.csr_key.public_key()), lambda i: self.sign_csr(ca)
+        warm(floor_op, sign)
+        floor, seq = interleaved([(floor_op, max(plan.csr_seq, 50)), (sign, plan.csr_seq)])
         self.latency_row("sign CSR (RSA-2048 CA), sequential", seq, floor, 5)
         conc = concurrent(lambda i: self.sign_csr(ca), 4, n=plan.csr_conc, warmup=2)
         self.throughput_row("sign CSR, 4 concurrent clients", conc, seq, 1.5, "sequential")
 
     def run_issuing(self) -> None:
         plan = self.plan
-        floor = floors.keygen_and_sign(self.ca2048.material, 2048, plan.issue_seq)
-        seq = timed(lambda i: self.issue(self.ca2048, i), plan.issue_seq, warmup=2)
+        floor_op, issue = floors.keygen_and_sign(self.ca2048.material, 2048), lambda i: self.issue(self.ca2048, i)
+        warm(floor_op, issue, times=2)
+        floor, seq = interleaved([(floor_op, plan.issue_seq), (issue, plan.issue_seq)])
         self.latency_row("issue, server RSA-2048 key, sequential", seq, floor, 1.3)
         conc = concurrent(lambda i: self.issue(self.ca2048, 10_000 + i), 4, n=plan.issue_conc, warmup=1)
         self.throughput_row("issue, server RSA-2048 key, 4 concurrent", conc, seq, 1.5, "sequential")
-        floor = floors.keygen_and_sign(self.ca4096.material, 2048, plan.issue_seq)
-        seq = timed(lambda i: self.issue(self.ca4096, 20_000 + i), plan.issue_seq, warmup=2)
+        floor_op = floors.keygen_and_sign(self.ca4096.material, 2048)
+        issue = lambda i: self.issue(self.ca4096, 20_000 + i)  # noqa: E731
+        warm(floor_op, issue, times=2)
+        floor, seq = interleaved([(floor_op, plan.issue_seq), (issue, plan.issue_seq)])
         self.latency_row("issue under an RSA-4096 CA, sequential", seq, floor, 1.3)
 
     def run_ocsp(self) -> None:
@@ -318,8 +330,9 @@ class Bench:
 
         answer = ocsp.load_der_ocsp_response(self.anon.request("POST", path, body=der, headers=headers).body)
         assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD, answer.certificate_status
-        floor = floors.ocsp_sign(ca.material, der, max(plan.ocsp_seq, 100))
-        seq = timed(post, plan.ocsp_seq, warmup=8)
+        floor_op = floors.ocsp_sign(ca.material, der)
+        warm(floor_op, post)
+        floor, seq = interleaved([(floor_op, max(plan.ocsp_seq, 100)), (post, plan.ocsp_seq)])
         self.latency_row("OCSP POST, sequential", seq, floor, 4)
         conc = concurrent(post, 4, n=plan.ocsp_conc, warmup=2)
         self.throughput_row("OCSP POST, 4 concurrent clients", conc, seq, 1.5, "sequential")
@@ -414,48 +427,64 @@ class Bench:
             self.bulk(crl_cas[size], size, f"crl{size}", revoked_every=1)
             self.api.call("POST", f"{API}/certificates/{spare[size].pop()}/revoke", {"reason": "superseded"})
 
-        floor = floors.crl_build(crl_cas[large].material, floors.crl_entries(large + 1), plan.rebuild_floors)
         to_revoke = iter(spare[large])
-        rebuild = timed(
-            lambda i: self.api.call("POST", f"{API}/certificates/{next(to_revoke)}/revoke", {"reason": "superseded"}),
-            plan.rebuilds,
-        )
+        floor, rebuild = self.rebuilds(crl_cas[large], large, to_revoke)
         self.latency_row(f"revoke at {large:,} revoked (CRL rebuild)", rebuild, floor, 1.5)
 
-        fetched = {size: self.crl_fetches(crl_cas[size], size) for size in plan.crl_sizes}
+        fetched = self.crl_fetches({size: crl_cas[size] for size in plan.crl_sizes})
         self.crl_ratio_rows({small: fetched[small], large: fetched[large]}, "")
 
         large_counts = self.list_reads(f"{self.org_certificates()} stored", paths)
         self.query_count_row(small_counts, large_counts, f"{plan.list_small:,} vs {self.org_certificates():,}")
         self.crl_cas, self.small_counts, self.paths, self.spare_large = crl_cas, small_counts, paths, to_revoke
 
-    def crl_fetches(self, ca: CAInfo, size: int) -> Samples:
-        path = f"/crl/{ca.slug}"
-        first = self.anon.call("GET", path)
-        crl = x509.load_der_x509_crl(first.body)
-        assert len(crl) >= size, (len(crl), size)
-        etag = first.headers["ETag"]
+    def rebuilds(self, ca: CAInfo, revoked: int, to_revoke: Any) -> tuple[Samples, Samples]:
+        """Revocations at `revoked` entries (each rebuilds the CRL), next to the build of that CRL."""
+        floor_op = floors.crl_build(ca.material, floors.crl_entries(revoked + 1))
 
-        first_byte: list[float] = []
+        def revoke(i: int) -> None:
+            self.api.call("POST", f"{API}/certificates/{next(to_revoke)}/revoke", {"reason": "superseded"})
 
-        def fetch(i: int) -> None:
-            answer = self.anon.request("GET", path)
-            assert answer.status == 200 and len(answer.body) == len(first.body), answer.status
-            if i >= 0:
-                first_byte.append(answer.first_byte)
+        rounds = max(self.plan.rebuilds, self.plan.rebuild_floors)
+        floor, rebuild = interleaved([(floor_op, self.plan.rebuild_floors), (revoke, self.plan.rebuilds)], rounds)
+        return floor, rebuild
 
-        samples = timed(fetch, self.plan.crl_fetch, warmup=3)
-        self.first_byte[size] = Samples(first_byte)
-        # No signing on the request path: the CRL served at the end is the one served first.
-        last = self.anon.call("GET", path)
-        assert last.headers["ETag"] == etag and last.body == first.body, "the CRL changed while only being read"
-        number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        self.latency_row(
-            f"CRL fetch, {size:,} revoked ({len(first.body) / 1e6:.2f} MB)",
-            samples,
-            note=f"CRL number {number} unchanged; first byte p50 {_ms(self.first_byte[size].p50):.2f} ms",
-        )
-        return samples
+    def crl_fetches(self, cas: dict[int, CAInfo]) -> dict[int, Samples]:
+        """DER fetches of each CA's CRL, the sizes interleaved; no CRL may change meanwhile."""
+        first: dict[int, Any] = {}
+        first_byte: dict[int, list[float]] = {size: [] for size in cas}
+        for size, ca in cas.items():
+            first[size] = self.anon.call("GET", f"/crl/{ca.slug}")
+            assert len(x509.load_der_x509_crl(first[size].body)) >= size
+
+        def fetcher(size: int) -> Callable[[int], None]:
+            path, length = f"/crl/{cas[size].slug}", len(first[size].body)
+
+            def fetch(i: int) -> None:
+                answer = self.anon.request("GET", path)
+                assert answer.status == 200 and len(answer.body) == length, answer.status
+                if i >= 0:
+                    first_byte[size].append(answer.first_byte)
+
+            return fetch
+
+        ops = {size: fetcher(size) for size in cas}
+        warm(*ops.values(), times=3)
+        fetched = dict(zip(cas, interleaved([(op, self.plan.crl_fetch) for op in ops.values()]), strict=True))
+        for size, ca in cas.items():
+            # No signing on the request path: the CRL served at the end is the one served first.
+            last = self.anon.call("GET", f"/crl/{ca.slug}")
+            unchanged = last.headers["ETag"] == first[size].headers["ETag"] and last.body == first[size].body
+            assert unchanged, "the CRL changed while only being read"
+            self.first_byte[size] = Samples(first_byte[size])
+            crl = x509.load_der_x509_crl(first[size].body)
+            number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+            self.latency_row(
+                f"CRL fetch, {size:,} revoked ({len(first[size].body) / 1e6:.2f} MB)",
+                fetched[size],
+                note=f"CRL number {number} unchanged; first byte p50 {_ms(self.first_byte[size].p50):.2f} ms",
+            )
+        return fetched
 
     def crl_ratio_rows(self, fetched: dict[int, Samples], label: str) -> None:
         small, large = min(fetched), max(fetched)
@@ -497,15 +526,9 @@ class Bench:
         scale_counts = self.list_reads(f"{stored:,} stored", self.paths)
         self.query_count_row(self.small_counts, scale_counts, f"{plan.list_small:,} vs {stored:,}")
         small, _, large = plan.crl_sizes
-        floor = floors.crl_build(self.crl_cas[large].material, floors.crl_entries(large + 1), plan.rebuild_floors)
-        rebuild = timed(
-            lambda i: self.api.call(
-                "POST", f"{API}/certificates/{next(self.spare_large)}/revoke", {"reason": "superseded"}
-            ),
-            plan.rebuilds,
-        )
+        floor, rebuild = self.rebuilds(self.crl_cas[large], large, self.spare_large)
         self.latency_row(f"revoke at {large:,} revoked, {stored:,} stored", rebuild, floor, 1.5)
-        fetched = {size: self.crl_fetches(self.crl_cas[size], size) for size in (small, large)}
+        fetched = self.crl_fetches({size: self.crl_cas[size] for size in (small, large)})
         self.crl_ratio_rows(fetched, f" @{stored:,}")
 
     def memory_row(self) -> None:
