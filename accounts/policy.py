@@ -118,6 +118,12 @@ CREATOR = Rule(
     lambda a, t: not a.is_service_account and getattr(t, "created_by_user_id", None) == a.pk,
 )
 UNASSIGNED = Rule("user without organization", lambda a, t: t.organization_id is None)
+# Moving someone between organizations: an admin may take in a user without one, or move a
+# member of their own; never a superuser, and never themselves.
+MOVABLE_BY_ADMIN = Rule(
+    "a non-superuser without organization, or one of an admin's other members",
+    lambda a, t: t.role != "superuser" and (UNASSIGNED(a, t) or (a.role == "admin" and _same_org(a, t) and t.pk != a.pk)),
+)
 
 # Rules open to callers that are not logged in.
 _OPEN_RULES = {ANYONE, REGISTRATION}
@@ -136,7 +142,7 @@ RULES: dict[Action, Rule] = {
     Action.USER_SET_FLAGS: USER_ORG_ADMIN,
     Action.USER_SET_ROLE: SUPERUSER_ONLY,
     Action.USER_DELETE: SUPERUSER_ONLY,
-    Action.USER_MOVE: ORG_ADMIN | UNASSIGNED,
+    Action.USER_MOVE: MOVABLE_BY_ADMIN,
     # Organizations (SPEC §4).
     Action.ORG_CREATE: ANY_ADMIN,
     Action.ORG_LIST: AUTHENTICATED,

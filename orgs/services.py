@@ -6,12 +6,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from accounts.models import Role, User
+from accounts.models import User
 from accounts.policy import Action, require
 from audit.models import AuditAction
 from audit.services import audit_record
 from orgs.models import Organization
-from pkiserver.errors import Invalid, PolicyDenied
+from pkiserver.errors import Invalid
 
 
 def _check_name(name: str, exclude_pk: int | None = None) -> str:
@@ -94,11 +94,8 @@ def organization_add_user(*, actor: Any, org: Organization, user: User) -> User:
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.organization_id == org.pk:
         return user
-    if user.role == Role.SUPERUSER:
-        require(actor, Action.USER_SET_ROLE, user, message="Only a superuser can change a superuser's organization")
-    if user.organization_id is not None:
-        # Pulling someone out of their current organization needs authority over that one too.
-        require(actor, Action.USER_MOVE, user, message="Cannot move a user out of another organization")
+    # Pulling someone out of their current organization needs authority over that one too.
+    require(actor, Action.USER_MOVE, user, message="Not enough permissions to move this user between organizations")
     user.organization = org
     user.save(update_fields=["organization", "updated_at"])
     audit_record(
@@ -118,10 +115,7 @@ def organization_remove_user(*, actor: Any, org: Organization, user: User) -> Us
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.organization_id != org.pk:
         raise Invalid(f"User {user.username} is not a member of organization {org.name}.", code="not_a_member")
-    if user.role == Role.SUPERUSER:
-        require(actor, Action.USER_SET_ROLE, user, message="Only a superuser can change a superuser's organization")
-    if user.pk == actor.pk and actor.role == Role.ADMIN:
-        raise PolicyDenied("An admin cannot remove themselves from their organization")
+    require(actor, Action.USER_MOVE, user, message="Not enough permissions to move this user between organizations")
     user.organization = None
     user.save(update_fields=["organization", "updated_at"])
     audit_record(
