@@ -1,7 +1,8 @@
 """The authorization policy: who may do what, written once as a table (SPEC §3-§5, §10).
 
 Every DRF permission class, queryset scope and admin page asks this module. Rules read only
-attributes of the actor and the target, so they are testable without a database.
+attributes of the actor and the target, so they are testable without a database; the one
+exception is NO_USER_YET (the first-user bootstrap), which asks whether any user exists.
 
 Decision order: an inactive or anonymous actor gets only what is open to anyone; an active
 superuser may do everything; otherwise the action's rule decides.
@@ -15,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from pkiserver.errors import PolicyDenied
@@ -25,6 +27,7 @@ class Action(StrEnum):
     ADMIN_VIEW_USER = "admin.view_user"  # a person's page in the admin console
 
     USER_CREATE = "user.create"
+    USER_CREATE_OR_BOOTSTRAP = "user.create_or_bootstrap"  # POST /users/: a user, or the very first one
     USER_CREATE_PRIVILEGED = "user.create_privileged"  # a new admin or superuser
     USER_CREATE_IN_ORG = "user.create_in_org"  # target: the organization
     USER_LIST = "user.list"
@@ -99,6 +102,10 @@ REGISTRATION = Rule(
     "anyone while registration is open",
     lambda a, t: settings.ALLOW_UNAUTHENTICATED_REGISTRATION or a.is_authenticated,
 )
+# The first user needs no login, even with registration closed (SPEC §3). This only opens the
+# route: accounts.services.user_create makes sure exactly one request becomes that first user.
+NO_USER_YET = Rule("anyone while no user exists", lambda a, t: not get_user_model().objects.exists())
+REGISTRATION_OR_BOOTSTRAP = REGISTRATION | NO_USER_YET
 SELF = Rule("self", lambda a, t: t is not None and a.pk == t.pk and not a.is_service_account)
 ANY_ADMIN = Rule("admin", lambda a, t: a.role == "admin")
 ORG_ADMIN = Rule("admin of the organization", lambda a, t: a.role == "admin" and _same_org(a, t))
@@ -122,17 +129,22 @@ UNASSIGNED = Rule("user without organization", lambda a, t: t.organization_id is
 # member of their own; never a superuser, and never themselves.
 MOVABLE_BY_ADMIN = Rule(
     "a non-superuser without organization, or one of an admin's other members",
-    lambda a, t: t.role != "superuser" and (UNASSIGNED(a, t) or (a.role == "admin" and _same_org(a, t) and t.pk != a.pk)),
+    lambda a, t: (
+        t.role != "superuser" and (UNASSIGNED(a, t) or (a.role == "admin" and _same_org(a, t) and t.pk != a.pk))
+    ),
 )
 
 # Rules open to callers that are not logged in.
-_OPEN_RULES = {ANYONE, REGISTRATION}
+_OPEN_RULES = {ANYONE, REGISTRATION, NO_USER_YET, REGISTRATION_OR_BOOTSTRAP}
 
 RULES: dict[Action, Rule] = {
     # The admin console (SPEC §14): admins get in and see their organization only (SCOPES).
     Action.ADMIN_CONSOLE: ANY_ADMIN,
     Action.ADMIN_VIEW_USER: SELF | ORG_ADMIN,
     # Users (SPEC §3 and the Users API page).
+    # The route lets in whoever may register, and anyone while no user exists (the bootstrap);
+    # the service then requires USER_CREATE of every request but the one that becomes the first user.
+    Action.USER_CREATE_OR_BOOTSTRAP: REGISTRATION_OR_BOOTSTRAP,
     Action.USER_CREATE: REGISTRATION,
     Action.USER_CREATE_PRIVILEGED: SUPERUSER_ONLY,
     Action.USER_CREATE_IN_ORG: ORG_ADMIN,

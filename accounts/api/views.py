@@ -36,7 +36,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
     scope_kind = "user"
     policy = {
         "list": Action.USER_LIST,
-        "create": Action.USER_CREATE,
+        "create": Action.USER_CREATE_OR_BOOTSTRAP,  # the service then decides: first user or USER_CREATE
         "me": Action.USER_VIEW,
         "retrieve": Action.USER_VIEW,
         "partial_update": Action.USER_EDIT_PROFILE,  # per-field checks in user_update
@@ -75,13 +75,6 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
     def destroy(self, request: Request, pk: str) -> Response:
         services.user_delete(actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    def check_permissions(self, request: Request) -> None:
-        # The first user needs no login even with registration closed (bootstrap, SPEC §3);
-        # user_create makes sure only one request can be that first user.
-        if self.action == "create" and not User.objects.exists():
-            return
-        super().check_permissions(request)
 
     def check_object_permissions(self, request: Request, obj: User) -> None:
         # Updates are decided field by field in the service, after we know the object exists.

@@ -1,4 +1,5 @@
-"""The user.* and org.* rows of the policy, checked on unsaved instances (no database)."""
+"""The user.* and org.* rows of the policy, checked on unsaved instances (no database; only the
+first-user bootstrap asks it whether a user exists)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q
 
+from accounts.api.views import UserViewSet
 from accounts.models import CAPABILITY_FLAGS, Role, User
-from accounts.policy import Action, can, require, visible_q
+from accounts.policy import RULES, Action, can, require, visible_q
 from orgs.models import Organization
 from pkiserver.errors import PolicyDenied
 
@@ -56,6 +58,7 @@ NOT_LOGGED_IN = {"anonymous", "none", "inactive_superuser", "inactive_admin_a"} 
 # (action, target) -> the actors allowed; every other actor is denied. Written from SPEC §3-§4.
 EXPECTED: dict[tuple[Action, str], set[str]] = {
     (Action.USER_CREATE, "nothing"): ACTIVE_PEOPLE | NOT_LOGGED_IN,  # registration open (pinned below)
+    (Action.USER_CREATE_OR_BOOTSTRAP, "nothing"): ACTIVE_PEOPLE | NOT_LOGGED_IN,  # registration open
     (Action.USER_CREATE_PRIVILEGED, "nothing"): SUPERUSERS,
     (Action.USER_CREATE_IN_ORG, "org_a"): SUPERUSERS | {"admin_a"},
     (Action.USER_CREATE_IN_ORG, "org_b"): SUPERUSERS | {"admin_b"},
@@ -113,6 +116,27 @@ def test_closed_registration_needs_a_login(settings, actor):
     settings.ALLOW_UNAUTHENTICATED_REGISTRATION = False
 
     assert can(ACTORS[actor], Action.USER_CREATE) is (actor in ACTIVE_PEOPLE)
+
+
+def test_the_first_user_bootstrap_is_a_row_of_the_table():
+    assert RULES[Action.USER_CREATE_OR_BOOTSTRAP].name == (
+        "anyone while registration is open | anyone while no user exists"
+    )
+    assert UserViewSet.policy["create"] is Action.USER_CREATE_OR_BOOTSTRAP
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("actor", list(ACTORS))
+def test_closed_registration_lets_anyone_ask_for_the_first_user_only(settings, actor):
+    settings.ALLOW_UNAUTHENTICATED_REGISTRATION = False
+    assert not User.objects.exists()
+
+    assert can(ACTORS[actor], Action.USER_CREATE_OR_BOOTSTRAP) is (actor != "service_account")
+    assert can(ACTORS[actor], Action.USER_CREATE) is (actor in ACTIVE_PEOPLE)  # the service's check after the first
+
+    User.objects.create_user(username="founder", email="founder@example.com", password="Founder-Pass-2024")
+
+    assert can(ACTORS[actor], Action.USER_CREATE_OR_BOOTSTRAP) is (actor in ACTIVE_PEOPLE)
 
 
 def test_every_user_and_org_action_is_in_the_table():

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import CAPABILITY_FLAGS, Role, SystemState, User
+from accounts.policy import REGISTRATION, RULES, Action
 from audit.models import AuditAction, AuditLog
 
 URL = "/api/v1/users/"
@@ -77,15 +78,54 @@ def test_first_user_needs_no_login_and_may_take_any_role(settings, role, registr
     assert (entry.resource_type, entry.resource_id, entry.user_id) == ("user", user.pk, user.pk)
 
 
+NOT_AUTHENTICATED = {"detail": "Authentication credentials were not provided.", "code": "not_authenticated"}
+PRIVILEGED_REFUSED = {"detail": "Only a superuser can create admin or superuser accounts", "code": "permission_denied"}
+# After the first user, an anonymous caller is back under the registration rules.
+SECOND_ANONYMOUS_TABLE = [
+    # registration open, requested role, expected status, expected body (None: the new user)
+    (True, "superuser", 403, PRIVILEGED_REFUSED),
+    (True, "user", 201, None),
+    (False, "superuser", 401, NOT_AUTHENTICATED),
+    (False, "user", 401, NOT_AUTHENTICATED),
+]
+
+
 @pytest.mark.django_db
 @pytest.mark.usefixtures("fast_hasher")
-def test_only_the_first_user_is_the_bootstrap(anon):
+@pytest.mark.parametrize(
+    ("registration_open", "role", "expected", "body"),
+    SECOND_ANONYMOUS_TABLE,
+    ids=[f"{'open' if o else 'closed'}-{r}" for o, r, _, _ in SECOND_ANONYMOUS_TABLE],
+)
+def test_only_the_first_user_is_the_bootstrap(settings, anon, registration_open, role, expected, body):
+    settings.ALLOW_UNAUTHENTICATED_REGISTRATION = registration_open
     assert anon.post(URL, payload("founder", role="superuser"), format="json").status_code == 201
 
-    response = anon.post(URL, payload("second", role="superuser"), format="json")
+    response = anon.post(URL, payload("second", role=role), format="json")
 
-    assert response.status_code == 403
+    assert response.status_code == expected, response.content
+    if body is None:
+        assert User.objects.get(username="second").role == role
+        return
+    assert response.json() == body
+    if expected == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert list(User.objects.values_list("username", flat=True)) == ["founder"]
+    assert SystemState.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("fast_hasher")
+def test_the_bootstrap_is_decided_by_the_policy_table(settings, monkeypatch, anon):
+    """Without its rule, the route obeys the registration setting alone: the view has no bypass."""
+    settings.ALLOW_UNAUTHENTICATED_REGISTRATION = False
+    monkeypatch.setitem(RULES, Action.USER_CREATE_OR_BOOTSTRAP, REGISTRATION)
+
+    response = anon.post(URL, payload("founder", role="superuser"), format="json")
+
+    assert (response.status_code, response.json()) == (401, NOT_AUTHENTICATED)
+    assert not User.objects.exists()
+    assert not SystemState.objects.exists()
 
 
 # --- who may create which role --------------------------------------------------------------
