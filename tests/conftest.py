@@ -107,7 +107,17 @@ def live_pkiserver(server_database, tmp_path_factory) -> Iterator[LiveServer]:
     log_path = data_dir / "server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "pkiserver.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--no-control-socket"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "pkiserver.wsgi",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+                "--no-control-socket",
+            ],
             cwd=REPO,
             env=env,
             stdout=log,

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,55 +13,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import REPO
+from tests.conftest import Cli
 
 pytestmark = pytest.mark.live
 
-CLI_VENV = REPO / ".venv-fastpki"
-CLI_REQUIREMENTS = REPO / "requirements-cli.txt"
 ADMIN_PASSWORD = "quiet-harbour-compass"
 
 
-@pytest.fixture(scope="module")
-def fastpki(tmp_path_factory) -> Path:
-    """The CLI in its own virtualenv (made once from requirements-cli.txt when missing)."""
-    exe = CLI_VENV / "bin" / "fastpki"
-    with (Path(tempfile.gettempdir()) / "pkiserver-venv-fastpki.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not exe.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
-            subprocess.run(
-                [str(CLI_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(CLI_REQUIREMENTS)],
-                check=True,
-                timeout=600,
-            )
-    return exe
-
-
-class Cli:
-    """`fastpki` with a configuration directory of its own."""
-
-    def __init__(self, exe: Path, config_home: Path) -> None:
-        self.exe = exe
-        self.env = {**os.environ, "XDG_CONFIG_HOME": str(config_home), "COLUMNS": "500", "NO_COLOR": "1"}
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(self.exe), *args], env=self.env, input="", capture_output=True, text=True, timeout=60
-        )
-
-    def ok(self, *args: str) -> str:
-        done = self.run(*args)
-        assert done.returncode == 0, f"fastpki {' '.join(args)}\n{done.stdout}\n{done.stderr}"
-        return done.stdout
+class ServiceAccountCli(Cli):
+    """The shared CLI wrapper, with `fastpki service-account ... --output json` at hand."""
 
     def fails(self, *args: str) -> str:
-        done = self.run(*args)
-        assert done.returncode == 1, f"fastpki {' '.join(args)}\n{done.stdout}\n{done.stderr}"
-        return " ".join((done.stdout + done.stderr).split())  # rich may wrap long errors
-
-    def json(self, group: str, *args: str) -> Any:
-        return json.loads(self.ok(group, "--output", "json", *args))
+        return " ".join(super().fails(*args).split())  # rich may wrap long errors
 
     def sa(self, *args: str) -> Any:
         return self.json("service-account", *args)
@@ -85,12 +43,12 @@ def _csr(tmp_path: Path, common_name: str, dns: list[str]) -> Path:
     return path
 
 
-def test_service_accounts_tokens_and_policies_through_the_cli(live_pkiserver, fastpki, tmp_path):
+def test_service_accounts_tokens_and_policies_through_the_cli(live_pkiserver, fastpki_exe, tmp_path):
     done = live_pkiserver.manage(
         "bootstrap", "--username", "admin", "--email", "admin@example.com", PKI_BOOTSTRAP_PASSWORD=ADMIN_PASSWORD
     )
     assert done.returncode == 0, done.stderr
-    admin = Cli(fastpki, tmp_path / "admin")
+    admin = ServiceAccountCli(fastpki_exe, tmp_path / "admin")
     admin.ok("auth", "login", "-u", "admin", "-p", ADMIN_PASSWORD, "--server", live_pkiserver.url)
     acme = admin.json("org", "create", "--name", "Acme")
     admin.ok("org", "add-user", str(acme["id"]), "1")  # so that the CA below belongs to Acme
@@ -150,7 +108,7 @@ def test_service_accounts_tokens_and_policies_through_the_cli(live_pkiserver, fa
     assert "*.svc.example.com" in admin.ok("service-account", "policy", "show", sa_id)
 
     # The CI job: the same CLI holding the token signs a CSR within the policy, and no more.
-    robot = Cli(fastpki, tmp_path / "robot")
+    robot = ServiceAccountCli(fastpki_exe, tmp_path / "robot")
     robot.ok("config", "set", "server.url", live_pkiserver.url)
     robot.ok("config", "set", "auth.token", token)
     good = _csr(tmp_path, "web.svc.example.com", ["web.svc.example.com"])

@@ -13,7 +13,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 from django.utils import timezone
 
 from audit.models import AuditLog
-from certificates.models import Certificate, CertificateAuthority
+from certificates.models import Certificate
 from certificates.x509 import load_private_key_pem
 
 API = "/api/v1/certificates/"
@@ -46,16 +46,6 @@ def names_field(response, field: str) -> bool:
 
 def ext(cert: x509.Certificate, kind):
     return cert.extensions.get_extension_for_class(kind).value
-
-
-@pytest.fixture
-def ca(root_a) -> CertificateAuthority:
-    return root_a
-
-
-@pytest.fixture
-def api(client_for, admin_a):
-    return client_for(admin_a)
 
 
 # --- extensions by type and key -----------------------------------------------------------

@@ -51,11 +51,6 @@ def hierarchy(make_ca, admin_a) -> dict[str, CertificateAuthority]:
 
 
 @pytest.fixture
-def api(client_for, admin_a):
-    return client_for(admin_a)
-
-
-@pytest.fixture
 def cert(api, hierarchy) -> dict:
     return issue(api, hierarchy["issuing"])
 

@@ -19,7 +19,7 @@ from django.test import Client
 
 from certificates import services
 from certificates.models import Certificate, CertificateAuthority
-from certificates.tests.conftest import create_ca, issue_certificate
+from certificates.tests.conftest import cert_of, create_ca, issue_certificate
 from certificates.x509 import random_serial
 
 OCSP_REQUEST = "application/ocsp-request"
@@ -30,10 +30,6 @@ def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
     if binary is None:
         pytest.skip("the openssl binary is not installed")
     return subprocess.run([binary, *map(str, args)], capture_output=True, text=True, timeout=60, check=False)
-
-
-def cert_of(obj: CertificateAuthority | Certificate) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(obj.certificate.encode())
 
 
 def request_for(
@@ -75,12 +71,8 @@ def assert_signed_by(answer: ocsp.OCSPResponse, ca: CertificateAuthority) -> Non
 
 
 @pytest.fixture
-def public() -> Client:
-    return Client()
-
-
-@pytest.fixture
 def root(admin_a) -> CertificateAuthority:
+    """Its own root: the paths below spell out `ocsp-root-{id}`."""
     return create_ca(admin_a, "OCSP Root")
 
 

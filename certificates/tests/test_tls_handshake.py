@@ -96,11 +96,6 @@ def subject_cn(peer: dict) -> str:
 
 
 @pytest.fixture
-def api(client_for, admin_a):
-    return client_for(admin_a)
-
-
-@pytest.fixture
 def pki(make_ca, admin_a, api, tmp_path) -> dict[str, Any]:
     """Root -> issuing CA, and the root certificate file a relying party trusts."""
     root = make_ca(admin_a, "TLS Root")

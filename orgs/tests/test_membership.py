@@ -40,6 +40,39 @@ def member_url(org_id: int, user_id: int) -> str:
     return f"/api/v1/organizations/{org_id}/users/{user_id}"
 
 
+# move -> (HTTP method, audit action)
+MOVES = {"add": ("post", "org_add_user"), "remove": ("delete", "org_remove_user")}
+
+
+def check_move(request, client, move: str, actor: str, org: str, target: str, expected: int) -> None:
+    """Add `target` to `org` or remove them from it as `actor`; on success the user's organization
+    and one audit entry say so, otherwise nothing changed and nothing was recorded."""
+    method, audit_action = MOVES[move]
+    org_id, user_id = pk_of(request, org), pk_of(request, target)
+    before = User.objects.filter(pk=user_id).values_list("organization_id", flat=True).first()
+
+    response = getattr(client, method)(member_url(org_id, user_id))
+
+    assert response.status_code == expected, response.content
+    entries = AuditLog.objects.filter(action=audit_action)
+    if expected == 200:
+        after = org_id if move == "add" else None
+        body = response.json()
+        assert body["id"] == user_id
+        assert body["username"] == request.getfixturevalue(target).username
+        assert body["organization_id"] == after
+        assert "password" not in body
+        assert User.objects.get(pk=user_id).organization_id == after
+        entry = entries.get()
+        assert (entry.organization_id, entry.resource_type, entry.resource_id) == (org_id, "user", user_id)
+        assert entry.user_id == request.getfixturevalue(actor).pk
+    else:
+        assert "detail" in response.json()
+        assert not entries.exists()
+        if user_id != MISSING:
+            assert User.objects.get(pk=user_id).organization_id == before
+
+
 # --- add ----------------------------------------------------------------------------------
 
 # (actor, organization, user to add) -> status
@@ -64,29 +97,7 @@ ADD = [
 
 @pytest.mark.parametrize(("actor", "org", "target", "expected"), ADD, ids=[f"{a}-{o}-{t}" for a, o, t, _ in ADD])
 def test_add_user(request, as_, org_a, org_b, actor, org, target, expected):
-    client = as_(actor)
-    org_id, user_id = pk_of(request, org), pk_of(request, target)
-    before = User.objects.filter(pk=user_id).values_list("organization_id", flat=True).first()
-
-    response = client.post(member_url(org_id, user_id))
-
-    assert response.status_code == expected, response.content
-    entries = AuditLog.objects.filter(action="org_add_user")
-    if expected == 200:
-        body = response.json()
-        assert body["id"] == user_id
-        assert body["username"] == request.getfixturevalue(target).username
-        assert body["organization_id"] == org_id
-        assert "password" not in body
-        assert User.objects.get(pk=user_id).organization_id == org_id
-        entry = entries.get()
-        assert (entry.organization_id, entry.resource_type, entry.resource_id) == (org_id, "user", user_id)
-        assert entry.user_id == request.getfixturevalue(actor).pk
-    else:
-        assert "detail" in response.json()
-        assert not entries.exists()
-        if user_id != MISSING:
-            assert User.objects.get(pk=user_id).organization_id == before
+    check_move(request, as_(actor), "add", actor, org, target, expected)
 
 
 def test_adding_a_member_again_changes_nothing(client_for, admin_a, org_a, user_a):
@@ -124,28 +135,7 @@ REMOVE = [
 
 @pytest.mark.parametrize(("actor", "org", "target", "expected"), REMOVE, ids=[f"{a}-{o}-{t}" for a, o, t, _ in REMOVE])
 def test_remove_user(request, as_, org_a, org_b, actor, org, target, expected):
-    client = as_(actor)
-    org_id, user_id = pk_of(request, org), pk_of(request, target)
-    before = User.objects.filter(pk=user_id).values_list("organization_id", flat=True).first()
-
-    response = client.delete(member_url(org_id, user_id))
-
-    assert response.status_code == expected, response.content
-    entries = AuditLog.objects.filter(action="org_remove_user")
-    if expected == 200:
-        body = response.json()
-        assert body["id"] == user_id
-        assert body["username"] == request.getfixturevalue(target).username
-        assert body["organization_id"] is None
-        assert User.objects.get(pk=user_id).organization_id is None
-        entry = entries.get()
-        assert (entry.organization_id, entry.resource_type, entry.resource_id) == (org_id, "user", user_id)
-        assert entry.user_id == request.getfixturevalue(actor).pk
-    else:
-        assert "detail" in response.json()
-        assert not entries.exists()
-        if user_id != MISSING:
-            assert User.objects.get(pk=user_id).organization_id == before
+    check_move(request, as_(actor), "remove", actor, org, target, expected)
 
 
 def test_removing_a_non_member_says_why(client_for, superuser, org_a, user_b):
