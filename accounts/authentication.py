@@ -19,6 +19,7 @@ from rest_framework_simplejwt.utils import aware_utcnow
 
 from accounts.models import AuthSession, User
 from accounts.tokens import claimed_sid
+from pkiserver.db.rows import Rows
 
 
 class BearerAuthentication(JWTAuthentication):
@@ -80,17 +81,19 @@ def _access_token(raw: bytes) -> AccessToken:
     return token
 
 
+_users = Rows(User, alias="u")
+_SESSION_USER_SQL = (
+    f"SELECT {_users.columns} FROM {_users.table} u "  # noqa: S608 - model names
+    f"JOIN {connection.ops.quote_name(AuthSession._meta.db_table)} s ON s.user_id = u.id "
+    "WHERE s.sid = %s AND s.revoked_at IS NULL"
+)
+
+
 def _session_user(sid: uuid.UUID) -> User | None:
     """The user of the open session `sid`: one query on the unique sid index. Written by hand
     because it runs on every authenticated request, and compiling the ORM's join costs more
     than the lookup itself."""
-    users, sessions = (connection.ops.quote_name(m._meta.db_table) for m in (User, AuthSession))
-    found = User.objects.raw(
-        f"SELECT u.* FROM {users} u JOIN {sessions} s ON s.user_id = u.id "  # noqa: S608 - model names
-        "WHERE s.sid = %s AND s.revoked_at IS NULL",
-        [AuthSession._meta.get_field("sid").get_db_prep_value(sid, connection)],
-    )
-    return next(iter(found), None)
+    return _users.one(_SESSION_USER_SQL, [AuthSession._meta.get_field("sid").get_db_prep_value(sid, connection)])
 
 
 class BearerAuthenticationScheme(OpenApiAuthenticationExtension):

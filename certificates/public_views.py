@@ -68,16 +68,19 @@ MAX_OCSP_REQUEST = 64 * 1024
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def ocsp(request: HttpRequest, slug: str, encoded: str | None = None) -> HttpResponse:
-    ca = _ca(slug)
-    if request.method == "POST":
-        length = request.headers.get("Content-Length") or "0"
-        # Read nothing of a body that is too long or whose length is a lie.
-        if not length.isdigit() or int(length) > MAX_OCSP_REQUEST:
-            body = pki.malformed_response()
+    try:
+        if request.method == "POST":
+            length = request.headers.get("Content-Length") or "0"
+            # Read nothing of a body that is too long or whose length is a lie.
+            if not length.isdigit() or int(length) > MAX_OCSP_REQUEST:
+                _ca(slug)
+                body = pki.malformed_response()
+            else:
+                body = services.ocsp_respond(slug=slug, request_der=request.body)
         else:
-            body = services.ocsp_respond(ca=ca, request_der=request.body)
-    else:
-        body = services.ocsp_respond(ca=ca, get_path=encoded or "")
+            body = services.ocsp_respond(slug=slug, get_path=encoded or "")
+    except NotFound:
+        raise Http404("CA not found") from None
     response = HttpResponse(body, content_type="application/ocsp-response")
     response["Cache-Control"] = "no-cache" if request.method == "POST" else "public, max-age=60"
     return response

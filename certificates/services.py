@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.policy import Action, is_superuser, require
@@ -27,6 +28,7 @@ from certificates import keystore
 from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority, CertificateType, RevocationList
 from orgs.models import Organization
+from pkiserver.db.rows import Rows
 from pkiserver.errors import Conflict, Invalid, NotFound
 from serviceaccounts.services import enforce_issuance_policy
 
@@ -83,7 +85,9 @@ def _capped_warning(kind: str, now: datetime, valid_days: int, not_after: dateti
     made with the same default right after its parent would otherwise always be 'capped'."""
     if now + timedelta(days=valid_days) - not_after < timedelta(days=1):
         return None
-    return f"valid_days capped: the {kind} would outlive its issuing CA, so it expires with it on {not_after.isoformat()}."
+    return (
+        f"valid_days capped: the {kind} would outlive its issuing CA, so it expires with it on {not_after.isoformat()}."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +314,9 @@ def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = No
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     existing = pki.common_name_of(name)
     if common_name and existing is None:
-        return x509.Name([*name.rdns, x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])])
+        return x509.Name(
+            [*name.rdns, x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])]
+        )
     if common_name and existing != common_name:
         if subject_dn:
             raise Invalid(
@@ -318,7 +324,10 @@ def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = No
             )
         rdns = [
             x509.RelativeDistinguishedName(
-                [x509.NameAttribute(NameOID.COMMON_NAME, common_name) if a.oid == NameOID.COMMON_NAME else a for a in rdn]
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, common_name) if a.oid == NameOID.COMMON_NAME else a
+                    for a in rdn
+                ]
             )
             for rdn in name.rdns
         ]
@@ -328,9 +337,7 @@ def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = No
 
 def _check_type(certificate_type: str) -> str:
     if certificate_type not in CertificateType.values:
-        raise Invalid(
-            f"certificate_type must be one of {', '.join(CertificateType.values)}.", field="certificate_type"
-        )
+        raise Invalid(f"certificate_type must be one of {', '.join(CertificateType.values)}.", field="certificate_type")
     return certificate_type
 
 
@@ -350,10 +357,43 @@ def _issue(
     renewed_from: Certificate | None = None,
 ) -> tuple[Certificate, list[str]]:
     """Sign and save one certificate under `ca`; the caller has checked the policy."""
+    # A serial already taken under this CA (never seen: serials are 159 random bits) rolls the
+    # whole issuance back and signs again with a new one. Retrying the transaction instead of
+    # guarding the INSERT with a savepoint saves two round trips on every issuance; called inside
+    # a caller's transaction, `atomic` makes this one a savepoint and the retry still holds.
+    for attempt in range(SERIAL_ATTEMPTS):
+        try:
+            return _issue_once(
+                actor=actor, ca_id=ca.pk, certificate_type=certificate_type, subject=subject,
+                public_key=public_key, sans=sans, valid_days=valid_days, request_base=request_base,
+                stored_key_pem=stored_key_pem, audit_action=audit_action, from_csr=from_csr,
+                renewed_from=renewed_from,
+            )  # fmt: skip
+        except IntegrityError:
+            if attempt == SERIAL_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _issue_once(
+    *,
+    actor: Any,
+    ca_id: int,
+    certificate_type: str,
+    subject: Any,
+    public_key: Any,
+    sans: Any,
+    valid_days: int,
+    request_base: str,
+    stored_key_pem: str | None,
+    audit_action: AuditAction,
+    from_csr: bool,
+    renewed_from: Certificate | None,
+) -> tuple[Certificate, list[str]]:
     warnings: list[str] = []
     with transaction.atomic():
         # Lock the CA so a concurrent delete cannot orphan this certificate.
-        ca = _ca_locked_for_issuance(ca.pk)
+        ca = _ca_locked_for_issuance(ca_id)
         if ca is None:
             raise NotFound("The issuing CA no longer exists.")
         if not ca.allow_leaf_certs:
@@ -375,43 +415,36 @@ def _issue(
             warnings.append(note)
         ca_cert, ca_key = _ca_material(ca)
         urls = public_urls(ca, request_base)
-        for attempt in range(SERIAL_ATTEMPTS):
-            try:
-                cert = pki.build_leaf(
-                    certificate_type=certificate_type, subject=subject, public_key=public_key,
-                    issuer_cert=ca_cert, issuer_key=ca_key, serial=pki.random_serial(), not_before=now,
-                    not_after=not_after, sans=sans, crl_url=urls["crl"], ca_issuers_url=urls["ca_issuers"],
-                    ocsp_url=urls["ocsp"],
-                )  # fmt: skip
-            except pki.X509Error as exc:
-                raise _x509(exc) from None
-            try:
-                with transaction.atomic():
-                    obj = Certificate.objects.create(
-                        common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
-                        subject_dn=pki.name_to_rfc4514(subject),
-                        certificate_type=certificate_type,
-                        key_algorithm=pki.key_spec_of(public_key).algorithm,
-                        key_size=pki.key_size_of(public_key),
-                        valid_days=(not_after - now).days if note else valid_days,
-                        certificate=pki.certificate_to_pem(cert),
-                        private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
-                        serial_number=pki.serial_to_hex(cert.serial_number),
-                        not_before=cert.not_valid_before_utc,
-                        not_after=cert.not_valid_after_utc,
-                        issuer=ca,
-                        organization_id=ca.organization_id,
-                        created_by_user=_creator(actor),
-                        san_dns_names=list(sans.dns_names) if sans else [],
-                        san_ip_addresses=sans.ip_strings() if sans else [],
-                        san_email_addresses=list(sans.emails) if sans else [],
-                        from_csr=from_csr,
-                        renewed_from=renewed_from,
-                    )
-                break
-            except IntegrityError:
-                if attempt == SERIAL_ATTEMPTS - 1:
-                    raise
+        try:
+            cert = pki.build_leaf(
+                certificate_type=certificate_type, subject=subject, public_key=public_key,
+                issuer_cert=ca_cert, issuer_key=ca_key, serial=pki.random_serial(), not_before=now,
+                not_after=not_after, sans=sans, crl_url=urls["crl"], ca_issuers_url=urls["ca_issuers"],
+                ocsp_url=urls["ocsp"],
+            )  # fmt: skip
+        except pki.X509Error as exc:
+            raise _x509(exc) from None
+        obj = Certificate.objects.create(
+            common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
+            subject_dn=pki.name_to_rfc4514(subject),
+            certificate_type=certificate_type,
+            key_algorithm=pki.key_spec_of(public_key).algorithm,
+            key_size=pki.key_size_of(public_key),
+            valid_days=(not_after - now).days if note else valid_days,
+            certificate=pki.certificate_to_pem(cert),
+            private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
+            serial_number=pki.serial_to_hex(cert.serial_number),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            issuer=ca,
+            organization_id=ca.organization_id,
+            created_by_user=_creator(actor),
+            san_dns_names=list(sans.dns_names) if sans else [],
+            san_ip_addresses=sans.ip_strings() if sans else [],
+            san_email_addresses=list(sans.emails) if sans else [],
+            from_csr=from_csr,
+            renewed_from=renewed_from,
+        )
         audit_record(
             action=audit_action, actor=actor, organization_id=obj.organization_id, resource_type="certificate",
             resource_id=obj.pk,
@@ -421,15 +454,25 @@ def _issue(
     return obj, warnings
 
 
+_cas = Rows(CertificateAuthority)
+_CA_BY_PK = f"SELECT {_cas.columns} FROM {_cas.table} t WHERE t.id = %s"  # noqa: S608 - model names
+
+
+def ca_by_pk(pk: int) -> CertificateAuthority:
+    """A CA by primary key, whatever its organization (the caller applies the policy), or 404.
+    Hand-written: issuing routes run it on every request (see `pkiserver.db.rows`)."""
+    ca = _cas.one(_CA_BY_PK, [pk]) if 0 < pk < 2**63 else None  # no such id, nor a database error
+    if ca is None:
+        raise Http404("No such CA.")
+    return ca
+
+
 def _ca_locked_for_issuance(pk: int) -> CertificateAuthority | None:
     """The CA, locked FOR KEY SHARE on PostgreSQL: deleting it or changing it (a child CA's
     creation closing it to leaves) waits for the issuance, yet issuances under one CA run side by
-    side and do not wait for a revocation's CRL rebuild (NO KEY UPDATE). SQLite serialises writes."""
-    if connection.vendor != "postgresql":
-        return CertificateAuthority.objects.select_for_update().filter(pk=pk).first()
-    table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
-    found = CertificateAuthority.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR KEY SHARE", [pk])  # noqa: S608
-    return next(iter(found), None)
+    side and do not wait for a revocation's CRL rebuild (NO KEY UPDATE). SQLite serialises writes
+    (`transaction_mode` IMMEDIATE), so there a plain read is enough."""
+    return _cas.one(_CA_BY_PK + (" FOR KEY SHARE" if connection.vendor == "postgresql" else ""), [pk])
 
 
 def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest, request_base: str) -> Issued:
@@ -521,7 +564,9 @@ def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, req
     if cert.from_csr or csr_pem:
         if not csr_pem:
             raise Invalid(
-                "This certificate was issued from a CSR: renewing it needs a new `csr`.", field="csr", code="csr_required"
+                "This certificate was issued from a CSR: renewing it needs a new `csr`.",
+                field="csr",
+                code="csr_required",
             )
         public_key = pki.csr_public_key(_load_csr(csr_pem))
     else:
@@ -751,22 +796,36 @@ _CA_PUBLIC_FIELDS = [f.attname for f in _CA_PUBLIC]
 _CA_PUBLIC_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _CA_PUBLIC)
 
 
-def ca_by_slug(slug: str) -> CertificateAuthority:
-    parsed = pki.parse_slug(slug)
-    if parsed is None:
-        raise NotFound("CA not found")
-    _name_part, ca_id = parsed
-    # Hand-written: the public CRL, CA and OCSP routes run this on every request, and the ORM's
-    # query compilation costs more than the indexed lookup itself. The columns these routes read
-    # need no conversion; any other field is deferred, loaded if something reads it.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_CA_PUBLIC_COLUMNS} FROM {_CA_TABLE} WHERE id = %s", [ca_id])  # noqa: S608
-        row = cursor.fetchone()
-    ca = None if row is None else CertificateAuthority.from_db(connection.alias, _CA_PUBLIC_FIELDS, row)
+def _ca_public_columns(alias: str) -> str:
+    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in _CA_PUBLIC)
+
+
+def _ca_public(row: Any, slug: str) -> CertificateAuthority:
+    """The CA of the first columns of `row` (see `_CA_PUBLIC`), if `slug` names it; else 404."""
+    ca = (
+        None
+        if row is None
+        else CertificateAuthority.from_db(connection.alias, _CA_PUBLIC_FIELDS, row[: len(_CA_PUBLIC)])
+    )
     if ca is None or pki.slugify_ca(ca.name, ca.pk) != slug:
         raise NotFound("CA not found")
     return ca
 
+
+def _slug_id(slug: str) -> int:
+    parsed = pki.parse_slug(slug)
+    if parsed is None:
+        raise NotFound("CA not found")
+    return parsed[1]
+
+
+def ca_by_slug(slug: str) -> CertificateAuthority:
+    # Hand-written: the public CRL, CA and OCSP routes run this on every request, and the ORM's
+    # query compilation costs more than the indexed lookup itself. The columns these routes read
+    # need no conversion; any other field is deferred, loaded if something reads it.
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_CA_PUBLIC_COLUMNS} FROM {_CA_TABLE} WHERE id = %s", [_slug_id(slug)])  # noqa: S608
+        return _ca_public(cursor.fetchone(), slug)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -789,23 +848,29 @@ def _one(queryset: Any) -> Any:
     return next(iter(queryset.order_by()[:1]), None)
 
 
-def _ocsp_status(ca_id: int, serial: str) -> tuple[datetime | None, int | None] | None:
-    """(revoked_at, reason code) of the CA's certificate with this serial, or None: one lookup on
-    the (issuer, serial) unique index, hand-written like `ca_by_slug`."""
+# The CA of the slug and its certificate's status, in one round trip (the unique (issuer, serial)
+# index): an OCSP request costs one lookup.
+_OCSP_LOOKUP = (
+    f"SELECT {_ca_public_columns('a')}, c.id, c.revoked_at, c.revocation_reason_code "  # noqa: S608
+    f"FROM {_CA_TABLE} a LEFT JOIN {_CERT_TABLE} c ON c.issuer_id = a.id AND c.serial_number = %s WHERE a.id = %s"
+)
+
+
+def _ocsp_lookup(slug: str, serial: str) -> tuple[CertificateAuthority, tuple[datetime | None, int | None] | None]:
+    """The CA named by `slug` (or 404) and (revoked_at, reason code) of its certificate with this
+    serial, or None when it has none."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT revoked_at, revocation_reason_code FROM {_CERT_TABLE} WHERE issuer_id = %s AND serial_number = %s",  # noqa: S608
-            [ca_id, serial],
-        )
+        cursor.execute(_OCSP_LOOKUP, [serial, _slug_id(slug)])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    revoked_at, code = row
+    ca = _ca_public(row, slug)
+    cert_id, revoked_at, code = row[len(_CA_PUBLIC) :]
+    if cert_id is None:
+        return ca, None
     if isinstance(revoked_at, str):  # SQLite without its column type: the ORM would parse it
         revoked_at = datetime.fromisoformat(revoked_at)
     if revoked_at is not None and timezone.is_naive(revoked_at):  # SQLite keeps UTC without an offset
         revoked_at = revoked_at.replace(tzinfo=UTC)
-    return revoked_at, code
+    return ca, (revoked_at, code)
 
 
 def _reusable(request: Any) -> bool:
@@ -815,14 +880,18 @@ def _reusable(request: Any) -> bool:
         return False
 
 
-def ocsp_respond(*, ca: CertificateAuthority, request_der: bytes | None = None, get_path: str | None = None) -> bytes:
-    """A signed OCSP answer for one request; `malformedRequest` when it cannot be parsed."""
+def ocsp_respond(*, slug: str, request_der: bytes | None = None, get_path: str | None = None) -> bytes:
+    """A signed OCSP answer for one request to the CA of `slug` (404 when there is none);
+    `malformedRequest` when the request cannot be parsed."""
     try:
-        request = pki.parse_ocsp_get_request(get_path) if get_path is not None else pki.parse_ocsp_request(request_der or b"")
+        request = (
+            pki.parse_ocsp_get_request(get_path) if get_path is not None else pki.parse_ocsp_request(request_der or b"")
+        )
     except pki.X509Error:
+        ca_by_slug(slug)  # an unknown CA is a 404 whatever the body
         return pki.malformed_response()
     serial = pki.serial_to_hex(request.serial_number)
-    row = _ocsp_status(ca.pk, serial)
+    ca, row = _ocsp_lookup(slug, serial)
     if row is None and CertificateAuthority.objects.filter(parent_id=ca.pk, serial_number=serial).exists():
         # A child CA's certificate: its AIA points here too. CAs are deleted, never revoked.
         row = (None, None)

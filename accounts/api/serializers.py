@@ -29,7 +29,7 @@ class UserSerializer(FieldsOnceMixin, serializers.ModelSerializer):
         read_only_fields = USER_FIELDS
 
 
-class UserCreateSerializer(serializers.Serializer):
+class UserCreateSerializer(FieldsOnceMixin, serializers.Serializer):
     username = serializers.RegexField(
         r"^[\w.@+-]+\Z",
         max_length=150,
@@ -47,7 +47,7 @@ class UserCreateSerializer(serializers.Serializer):
     can_delete_ca = serializers.BooleanField(default=False)
 
 
-class UserUpdateSerializer(serializers.Serializer):
+class UserUpdateSerializer(FieldsOnceMixin, serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False)
     password = serializers.CharField(max_length=1024, required=False, write_only=True, trim_whitespace=False)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
@@ -66,16 +66,16 @@ class UserUpdateSerializer(serializers.Serializer):
         return attrs
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(FieldsOnceMixin, serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
 
 
-class RefreshSerializer(serializers.Serializer):
+class RefreshSerializer(FieldsOnceMixin, serializers.Serializer):
     refresh_token = serializers.CharField(max_length=4096)
 
 
-class TokenPairSerializer(serializers.Serializer):
+class TokenPairSerializer(FieldsOnceMixin, serializers.Serializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     token_type = serializers.CharField(default="bearer")

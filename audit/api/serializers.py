@@ -3,9 +3,10 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from audit.models import AuditLog
+from pkiserver.api.serializers import FieldsOnceMixin
 
 
-class AuditLogSerializer(serializers.ModelSerializer):
+class AuditLogSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     class Meta:
         model = AuditLog
         fields = [

@@ -68,7 +68,7 @@ class CAWithKeySerializer(CASerializer):
         return self.context.get("warnings", [])
 
 
-class CACreateSerializer(serializers.Serializer):
+class CACreateSerializer(FieldsOnceMixin, serializers.Serializer):
     name = serializers.CharField(max_length=255)
     subject_dn = serializers.CharField(max_length=2048)
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
@@ -120,7 +120,7 @@ class CertificateWithKeySerializer(CertificateSerializer):
         return self.context.get("warnings", [])
 
 
-class _SanFields(serializers.Serializer):
+class _SanFields(FieldsOnceMixin, serializers.Serializer):
     san_dns_names = serializers.ListField(
         child=serializers.CharField(max_length=253), required=False, allow_null=True, max_length=1000
     )
@@ -157,15 +157,15 @@ class SignCSRSerializer(_SanFields):
         return attrs
 
 
-class RevokeSerializer(serializers.Serializer):
+class RevokeSerializer(FieldsOnceMixin, serializers.Serializer):
     reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
 
-class RenewSerializer(serializers.Serializer):
+class RenewSerializer(FieldsOnceMixin, serializers.Serializer):
     csr = PemField(required=False, allow_null=True)
 
 
-class CertificateListFilter(serializers.Serializer):
+class CertificateListFilter(FieldsOnceMixin, serializers.Serializer):
     ca_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)  # a bigint, or SQLite overflows
     status = serializers.ChoiceField(choices=CertificateStatus.values, required=False)
     common_name = serializers.CharField(required=False, max_length=255)

@@ -180,7 +180,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         ca_id = request.query_params.get("ca_id")
         if not ca_id or not ca_id.isascii() or not ca_id.isdigit():  # "²".isdigit() is true, int("²") fails
             raise Invalid("The ca_id query parameter is required (an integer).", field="ca_id")
-        ca = get_object_or_404(CertificateAuthority, pk=int(ca_id))
+        ca = services.ca_by_pk(int(ca_id))
         form = CertificateCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = _cert_request(form.validated_data)
@@ -196,7 +196,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         data = dict(form.validated_data)
         csr, ca_id, ca_name = data.pop("csr"), data.pop("ca_id", None), data.pop("ca_name", None)
         if ca_id is not None:
-            ca = get_object_or_404(CertificateAuthority, pk=ca_id)
+            ca = services.ca_by_pk(ca_id)
         else:
             ca = services.ca_by_name(actor=request.user, name=ca_name)
         return self._issued(

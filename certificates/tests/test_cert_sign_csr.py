@@ -9,8 +9,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from django.db import IntegrityError
 
 from audit.models import AuditLog
+from certificates import services
 from certificates.models import Certificate, CertificateAuthority
 
 API = "/api/v1/certificates/sign-csr"
@@ -68,16 +70,6 @@ def ec_key() -> ec.EllipticCurvePrivateKey:
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def ca(root_a) -> CertificateAuthority:
-    return root_a
-
-
-@pytest.fixture
-def api(client_for, admin_a):
-    return client_for(admin_a)
 
 
 # --- choosing the CA ----------------------------------------------------------------------
@@ -427,3 +419,35 @@ def test_ca_type_csr_keeps_the_subject(api, ca, ec_key):
     cert = parsed(response)
     assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "Team Sub CA"
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is True
+
+
+# --- a serial already taken under the CA ------------------------------------------------------
+
+
+def test_a_taken_serial_is_signed_again_with_a_new_one(api, ca, ec_key, monkeypatch):
+    """The issuance transaction is retried whole: one certificate and one audit entry each."""
+    body = {"csr": pem(make_csr(ec_key)), "ca_id": ca.pk, "certificate_type": "server"}
+    taken = parsed(api.post(API, body, format="json")).serial_number
+    serials = iter([taken, taken, taken + 1])
+    monkeypatch.setattr(services.pki, "random_serial", lambda: next(serials))
+
+    response = api.post(API, body, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert parsed(response).serial_number == taken + 1
+    assert next(serials, None) is None  # two collisions, then the third serial
+    assert Certificate.objects.filter(issuer=ca).count() == 2
+    assert AuditLog.objects.filter(action="cert_sign_csr", resource_id=response.json()["id"]).count() == 1
+    assert AuditLog.objects.filter(action="cert_sign_csr").count() == 2
+
+
+def test_a_serial_taken_on_every_attempt_fails_and_leaves_nothing(api, ca, ec_key, monkeypatch):
+    body = {"csr": pem(make_csr(ec_key)), "ca_id": ca.pk, "certificate_type": "server"}
+    taken = parsed(api.post(API, body, format="json")).serial_number
+    monkeypatch.setattr(services.pki, "random_serial", lambda: taken)
+
+    with pytest.raises(IntegrityError):  # the test client re-raises what the server would answer as 500
+        api.post(API, body, format="json")
+
+    assert Certificate.objects.filter(issuer=ca).count() == 1
+    assert AuditLog.objects.filter(action="cert_sign_csr").count() == 1

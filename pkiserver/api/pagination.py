@@ -14,6 +14,8 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from pkiserver.api.serializers import FieldsOnceMixin
+
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_SKIP = 2**63 - 1 - MAX_LIMIT  # OFFSET and OFFSET + LIMIT stay 64-bit integers in the database
@@ -50,7 +52,7 @@ def _total(queryset: QuerySet, request: Request) -> int:
     return total
 
 
-class SkipLimitSerializer(serializers.Serializer):
+class SkipLimitSerializer(FieldsOnceMixin, serializers.Serializer):
     skip = serializers.IntegerField(min_value=0, max_value=MAX_SKIP, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from pkiserver.api.serializers import FieldsOnceMixin
 from serviceaccounts.issuance import MAX_ENTRIES
 from serviceaccounts.models import NAME_MAX_LENGTH, IssuancePolicy, ServiceAccount, ServiceAccountToken
 
 
-class ServiceAccountSerializer(serializers.ModelSerializer):
+class ServiceAccountSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     organization_id = serializers.IntegerField(read_only=True)
     created_by_user_id = serializers.IntegerField(source="created_by_id", allow_null=True, read_only=True)
 
@@ -22,7 +23,7 @@ class ServiceAccountSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ServiceAccountCreateSerializer(serializers.Serializer):
+class ServiceAccountCreateSerializer(FieldsOnceMixin, serializers.Serializer):
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
     organization_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -33,7 +34,7 @@ class ServiceAccountCreateSerializer(serializers.Serializer):
     can_delete_ca = serializers.BooleanField(default=False)
 
 
-class ServiceAccountUpdateSerializer(serializers.Serializer):
+class ServiceAccountUpdateSerializer(FieldsOnceMixin, serializers.Serializer):
     """PATCH: only the fields given change; `disabled` true disables, false enables."""
 
     name = serializers.CharField(required=False, max_length=NAME_MAX_LENGTH)
@@ -46,7 +47,7 @@ class ServiceAccountUpdateSerializer(serializers.Serializer):
     can_delete_ca = serializers.BooleanField(required=False)
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class TokenSerializer(FieldsOnceMixin, serializers.ModelSerializer):
     """Token metadata: never the token nor its hash."""
 
     revoked = serializers.BooleanField(read_only=True)
@@ -70,7 +71,7 @@ class TokenCreatedSerializer(TokenSerializer):
         return self.context["token"]
 
 
-class TokenCreateSerializer(serializers.Serializer):
+class TokenCreateSerializer(FieldsOnceMixin, serializers.Serializer):
     name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -84,7 +85,7 @@ def _text() -> serializers.CharField:
     return serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=253)
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(FieldsOnceMixin, serializers.ModelSerializer):
     service_account_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -96,7 +97,7 @@ class PolicySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PolicyWriteSerializer(serializers.Serializer):
+class PolicyWriteSerializer(FieldsOnceMixin, serializers.Serializer):
     """PUT: the whole policy. Lists left out are empty (allow nothing of that kind); the
     service checks every pattern, CIDR, type and CA id."""
 
