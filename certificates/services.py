@@ -341,34 +341,16 @@ def _check_type(certificate_type: str) -> str:
     return certificate_type
 
 
-def _issue(
-    *,
-    actor: Any,
-    ca: CertificateAuthority,
-    certificate_type: str,
-    subject: Any,
-    public_key: Any,
-    sans: Any,
-    valid_days: int,
-    request_base: str,
-    stored_key_pem: str | None,
-    audit_action: AuditAction,
-    from_csr: bool,
-    renewed_from: Certificate | None = None,
-) -> tuple[Certificate, list[str]]:
-    """Sign and save one certificate under `ca`; the caller has checked the policy."""
+def _issue(*, ca: CertificateAuthority, **order: Any) -> tuple[Certificate, list[str]]:
+    """Sign and save one certificate under `ca`; the caller has checked the policy. `order`:
+    the arguments of `_issue_once` but the CA."""
     # A serial already taken under this CA (never seen: serials are 159 random bits) rolls the
     # whole issuance back and signs again with a new one. Retrying the transaction instead of
     # guarding the INSERT with a savepoint saves two round trips on every issuance; called inside
     # a caller's transaction, `atomic` makes this one a savepoint and the retry still holds.
     for attempt in range(SERIAL_ATTEMPTS):
         try:
-            return _issue_once(
-                actor=actor, ca_id=ca.pk, certificate_type=certificate_type, subject=subject,
-                public_key=public_key, sans=sans, valid_days=valid_days, request_base=request_base,
-                stored_key_pem=stored_key_pem, audit_action=audit_action, from_csr=from_csr,
-                renewed_from=renewed_from,
-            )  # fmt: skip
+            return _issue_once(ca_id=ca.pk, **order)
         except IntegrityError:
             if attempt == SERIAL_ATTEMPTS - 1:
                 raise
@@ -388,7 +370,7 @@ def _issue_once(
     stored_key_pem: str | None,
     audit_action: AuditAction,
     from_csr: bool,
-    renewed_from: Certificate | None,
+    renewed_from: Certificate | None = None,
 ) -> tuple[Certificate, list[str]]:
     warnings: list[str] = []
     with transaction.atomic():
