@@ -27,9 +27,7 @@ read_dotenv(BASE_DIR / ".env")
 
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = persistent_secret(
-    "SECRET_KEY", DATA_DIR / "secret_key", make=random_secret_key, min_length=32
-)
+SECRET_KEY = persistent_secret("SECRET_KEY", DATA_DIR / "secret_key", make=random_secret_key, min_length=32)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 # PKI defaults (SPEC §6, §7, §9).
@@ -41,9 +39,7 @@ CRL_VALIDITY_HOURS = env_int("CRL_VALIDITY_HOURS", 24, minimum=1, maximum=24 * 3
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
 # Private keys at rest (SPEC §11): Fernet keys, newest first, comma-separated.
-PRIVATE_KEY_ENCRYPTION_KEYS = fernet_keys(
-    "PRIVATE_KEY_ENCRYPTION_KEY", DATA_DIR / "private_key_encryption.key"
-)
+PRIVATE_KEY_ENCRYPTION_KEYS = fernet_keys("PRIVATE_KEY_ENCRYPTION_KEY", DATA_DIR / "private_key_encryption.key")
 
 # Authentication (SPEC §2).
 ACCESS_TOKEN_EXPIRE_MINUTES = env_int("ACCESS_TOKEN_EXPIRE_MINUTES", 15, minimum=1)
@@ -170,6 +166,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "pkiserver.api.pagination.SkipLimitPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "pkiserver.api.negotiation.JSONNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pkiserver.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
