@@ -95,7 +95,9 @@ def user_create(
     if not first and not console:
         require(actor, Action.USER_CREATE, message="Registration is closed; log in to create users")
         if role != Role.USER:
-            require(actor, Action.USER_CREATE_PRIVILEGED, message="Only a superuser can create admin or superuser accounts")
+            require(
+                actor, Action.USER_CREATE_PRIVILEGED, message="Only a superuser can create admin or superuser accounts"
+            )
         if organization_id is None and getattr(actor, "role", None) == Role.ADMIN:
             organization_id = actor.organization_id  # an admin's users join the admin's organization
         if organization_id is not None or any(flags.values()):

@@ -19,4 +19,3 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
-

@@ -206,5 +206,7 @@ def fernet_keys(name: str, path: Path) -> list[str]:
         try:
             Fernet(key.encode())
         except (ValueError, TypeError):
-            raise ConfigError(name, f"key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)") from None
+            raise ConfigError(
+                name, f"key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
+            ) from None
     return keys

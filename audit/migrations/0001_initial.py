@@ -4,29 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('action', models.CharField(choices=[('ca_create', 'Ca Create'), ('ca_delete', 'Ca Delete'), ('ca_export_private_key', 'Ca Export Private Key'), ('cert_create', 'Cert Create'), ('cert_sign_csr', 'Cert Sign Csr'), ('cert_renew', 'Cert Renew'), ('cert_revoke', 'Cert Revoke'), ('cert_export_private_key', 'Cert Export Private Key'), ('login_success', 'Login Success'), ('login_failure', 'Login Failure'), ('user_create', 'User Create'), ('user_update', 'User Update'), ('user_delete', 'User Delete'), ('org_create', 'Org Create'), ('org_update', 'Org Update'), ('org_delete', 'Org Delete'), ('org_add_user', 'Org Add User'), ('org_remove_user', 'Org Remove User')], db_index=True, max_length=40)),
-                ('user_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('username', models.CharField(blank=True, default='', max_length=150)),
-                ('organization_id', models.BigIntegerField(blank=True, db_index=True, null=True)),
-                ('resource_type', models.CharField(blank=True, default='', max_length=40)),
-                ('resource_id', models.BigIntegerField(blank=True, null=True)),
-                ('detail', models.TextField(blank=True, default='')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("ca_create", "Ca Create"),
+                            ("ca_delete", "Ca Delete"),
+                            ("ca_export_private_key", "Ca Export Private Key"),
+                            ("cert_create", "Cert Create"),
+                            ("cert_sign_csr", "Cert Sign Csr"),
+                            ("cert_renew", "Cert Renew"),
+                            ("cert_revoke", "Cert Revoke"),
+                            ("cert_export_private_key", "Cert Export Private Key"),
+                            ("login_success", "Login Success"),
+                            ("login_failure", "Login Failure"),
+                            ("user_create", "User Create"),
+                            ("user_update", "User Update"),
+                            ("user_delete", "User Delete"),
+                            ("org_create", "Org Create"),
+                            ("org_update", "Org Update"),
+                            ("org_delete", "Org Delete"),
+                            ("org_add_user", "Org Add User"),
+                            ("org_remove_user", "Org Remove User"),
+                        ],
+                        db_index=True,
+                        max_length=40,
+                    ),
+                ),
+                ("user_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("username", models.CharField(blank=True, default="", max_length=150)),
+                ("organization_id", models.BigIntegerField(blank=True, db_index=True, null=True)),
+                ("resource_type", models.CharField(blank=True, default="", max_length=40)),
+                ("resource_id", models.BigIntegerField(blank=True, null=True)),
+                ("detail", models.TextField(blank=True, default="")),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['resource_type', 'resource_id'], name='audit_audit_resourc_2a3aef_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["resource_type", "resource_id"], name="audit_audit_resourc_2a3aef_idx")
+                ],
             },
         ),
     ]

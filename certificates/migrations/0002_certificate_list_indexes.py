@@ -6,28 +6,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('certificates', '0001_initial'),
-        ('orgs', '0001_initial'),
+        ("certificates", "0001_initial"),
+        ("orgs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='certificate',
-            name='certificate_common__b34bfd_idx',
+            model_name="certificate",
+            name="certificate_common__b34bfd_idx",
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(fields=['issuer', 'id'], name='cert_issuer_id_idx'),
+            model_name="certificate",
+            index=models.Index(fields=["issuer", "id"], name="cert_issuer_id_idx"),
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(fields=['serial_number'], name='cert_serial_idx'),
+            model_name="certificate",
+            index=models.Index(fields=["serial_number"], name="cert_serial_idx"),
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(django.db.models.functions.text.Upper('common_name'), name='cert_upper_cn_idx'),
+            model_name="certificate",
+            index=models.Index(django.db.models.functions.text.Upper("common_name"), name="cert_upper_cn_idx"),
         ),
     ]

@@ -5,28 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('certificates', '0002_certificate_list_indexes'),
-        ('orgs', '0001_initial'),
+        ("certificates", "0002_certificate_list_indexes"),
+        ("orgs", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='certificate',
-            name='certificate_issuer__5783f5_idx',
+            model_name="certificate",
+            name="certificate_issuer__5783f5_idx",
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(condition=models.Q(('revoked_at__isnull', False)), fields=['issuer', 'serial_number', 'revoked_at', 'revocation_reason_code'], name='cert_crl_entries_idx'),
+            model_name="certificate",
+            index=models.Index(
+                condition=models.Q(("revoked_at__isnull", False)),
+                fields=["issuer", "serial_number", "revoked_at", "revocation_reason_code"],
+                name="cert_crl_entries_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(condition=models.Q(('revoked_at__isnull', True)), fields=['organization', 'not_after'], name='cert_unrevoked_expiry_idx'),
+            model_name="certificate",
+            index=models.Index(
+                condition=models.Q(("revoked_at__isnull", True)),
+                fields=["organization", "not_after"],
+                name="cert_unrevoked_expiry_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(condition=models.Q(('revoked_at__isnull', False)), fields=['organization', 'id'], name='cert_revoked_org_idx'),
+            model_name="certificate",
+            index=models.Index(
+                condition=models.Q(("revoked_at__isnull", False)),
+                fields=["organization", "id"],
+                name="cert_revoked_org_idx",
+            ),
         ),
     ]

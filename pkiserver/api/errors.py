@@ -58,7 +58,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             body["errors"] = {exc.field: [exc.detail]}
         return Response(body, status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):  # a multipart login form past DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response(_too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return Response(
+            _too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, OperationalError) and _is_transient_conflict(exc):

@@ -52,6 +52,4 @@ class Command(BaseCommand):
                 last_pk = batch[-1][0]
                 bar.update(len(batch))
             bar.close()
-        self.stdout.write(
-            self.style.SUCCESS(f"Rotated {rotated} key(s); {skipped} were already under the newest key.")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Rotated {rotated} key(s); {skipped} were already under the newest key."))
