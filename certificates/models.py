@@ -124,12 +124,20 @@ class Certificate(models.Model):
                 condition=models.Q(revoked_at__isnull=False),
                 name="cert_crl_entries_idx",
             ),
-            # Status filters and their counts: unrevoked rows by expiry (valid, expired, expiring),
-            # revoked rows in id order.
+            # Status filters and their counts, read from the index alone (ids, then rows by primary
+            # key: CertificateQuerySet): unrevoked rows by expiry (expired, expiring, and their
+            # counts), unrevoked rows in id order with their expiry (valid), revoked rows in id order.
+            # Key columns rather than INCLUDE: SQLite has no INCLUDE, and PostgreSQL checks a key
+            # column's condition inside the index scan, before it considers the entry a match.
             models.Index(
-                fields=["organization", "not_after"],
+                fields=["organization", "not_after", "id"],
                 condition=models.Q(revoked_at__isnull=True),
                 name="cert_unrevoked_expiry_idx",
+            ),
+            models.Index(
+                fields=["organization", "id", "not_after"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="cert_unrevoked_org_idx",
             ),
             models.Index(
                 fields=["organization", "id"], condition=models.Q(revoked_at__isnull=False), name="cert_revoked_org_idx"
