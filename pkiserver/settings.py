@@ -104,6 +104,11 @@ TEMPLATES = [
 
 DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{DATA_DIR / 'pkiserver.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend, with write transactions queued on a lock file (no busy sleeps).
+    DATABASES["default"]["ENGINE"] = "pkiserver.db.sqlite3"
+    # Tests run on an in-memory database per process (Django's own default for SQLite, which
+    # pytest-django only recognises under Django's engine name).
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # Take the write lock when a transaction starts, so check-then-write is atomic.

@@ -63,7 +63,7 @@ def test_defaults_keep_the_database_and_a_secret_key_in_data_dir(tmp_path):
     first = shown(run(data_dir))
     second = shown(run(data_dir))
 
-    assert first["engine"] == "django.db.backends.sqlite3"
+    assert first["engine"] == "pkiserver.db.sqlite3"  # Django's backend, writers queued on a lock file
     assert Path(first["name"]).parent == data_dir
     assert first["debug"] is False
     key_file = data_dir / "secret_key"
