@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -625,7 +625,7 @@ def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None, com
         )
         if not won:
             raise Conflict(f"Certificate {cert.pk} is already revoked.", code="already_revoked")
-        crl_publish(ca=ca, now=now)
+        crl_publish(ca=ca, now=now, added=[cert.pk])
         audit_record(
             action=AuditAction.CERT_REVOKE, actor=actor, organization_id=cert.organization_id,
             resource_type="certificate", resource_id=cert.pk,
@@ -656,36 +656,71 @@ def _reason_flag(code: int | None) -> Any:
     return _REASON_FLAGS[code]
 
 
-def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None) -> RevocationList:
-    """Build, sign and store a new CRL for `ca`. Call with the CA row locked.
+def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None, added: Sequence[int] = ()) -> RevocationList:
+    """Build, sign and store a new CRL for `ca`; `added`: ids of certificates revoked since the
+    stored one, in this transaction. Call with the CA row locked.
 
-    Built for 100,000 entries: the revoked rows stream in as plain tuples (no model instances)
-    straight into the one list the x509 layer signs, and the stored row is replaced by a single
-    UPDATE (`update_or_create` would first read the previous CRL, megabytes, back in).
+    The stored CRL is extended when it is known to hold every other revoked certificate of the CA
+    (its entry count plus `added` is the CA's count, and revocations of one CA are serialised by
+    that lock): its entries are copied as DER and the whole is signed again, which costs a hash of
+    the CRL instead of encoding 100,000 entries again (`x509.extend_crl`). Otherwise — the first
+    CRL, or anything unexpected — it is built from all the revoked rows, streamed as plain tuples.
+    Either way the stored row is replaced by a single UPDATE, and once committed the new DER goes
+    into this process's cache, so the revoking worker serves it without reading it back.
     """
     now = (now or timezone.now()).replace(microsecond=0)
-    number = (RevocationList.objects.filter(ca_id=ca.pk).values_list("number", flat=True).first() or 0) + 1
-    count = 0
-
-    def entries() -> Iterator[pki.RevokedEntry]:
-        nonlocal count
-        entry, flags, moment = pki.RevokedEntry, _REASON_FLAGS, datetime.fromtimestamp
-        for serial, seconds, code in Certificate.objects.crl_rows(ca.pk):
-            count += 1
-            yield entry(int(serial, 16), moment(seconds, UTC), flags[code])
-
+    previous = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first()
+    number = (previous.number if previous else 0) + 1
     ca_cert, ca_key = _ca_material(ca)
     next_update = now + timedelta(hours=settings.CRL_VALIDITY_HOURS)
-    crl = pki.build_crl(
-        issuer_cert=ca_cert, issuer_key=ca_key, entries=entries(), crl_number=number, this_update=now,
-        next_update=next_update,
-    )  # fmt: skip
-    fields = {"number": number, "der": pki.crl_to_der(crl), "this_update": now, "next_update": next_update}
-    fields["entries"] = count
-    del crl
+    header = {"issuer_cert": ca_cert, "issuer_key": ca_key, "crl_number": number, "this_update": now}
+    header["next_update"] = next_update
+    der = _crl_extended(ca, previous, added, header) if previous is not None else None
+    if der is not None:
+        count = previous.entries + len(added)  # type: ignore[union-attr]
+    else:
+        count = 0
+
+        def entries() -> Iterator[pki.RevokedEntry]:
+            nonlocal count
+            for row in Certificate.objects.crl_rows(ca.pk):
+                count += 1
+                yield _crl_entry(row)
+
+        der = pki.crl_to_der(pki.build_crl(entries=entries(), **header))
+    fields = {"number": number, "der": der, "this_update": now, "next_update": next_update, "entries": count}
     if not RevocationList.objects.filter(ca_id=ca.pk).update(**fields):
         RevocationList.objects.create(ca_id=ca.pk, **fields)
+    # Cached once committed: a CRL rolled back with its revocation must never be served, even if
+    # a later one takes the same number within the same second.
+    transaction.on_commit(lambda: _crl_keep((ca.pk, ca.serial_number, number, now), der))
     return RevocationList(ca_id=ca.pk, **fields)
+
+
+def _crl_entry(row: tuple[str, int, int | None]) -> pki.RevokedEntry:
+    serial, seconds, code = row
+    return pki.RevokedEntry(int(serial, 16), datetime.fromtimestamp(seconds, UTC), _REASON_FLAGS[code])
+
+
+def _crl_extended(
+    ca: CertificateAuthority, previous: RevocationList, added: Sequence[int], header: dict[str, Any]
+) -> bytes | None:
+    """The stored CRL extended by the `added` certificates, or None when it cannot be (see
+    `crl_publish`)."""
+    revoked = Certificate.objects.filter(issuer_id=ca.pk, revoked_at__isnull=False)
+    if previous.entries + len(added) != revoked.count():
+        return None
+    rows = list(Certificate.objects.filter(pk__in=added).crl_rows(ca.pk)) if added else []
+    if len(rows) != len(added):
+        return None
+    key = (ca.pk, ca.serial_number, previous.number, previous.this_update)
+    previous_der = _crl_cached(key)
+    if previous_der is None:
+        previous_der = bytes(RevocationList.objects.filter(ca_id=ca.pk).values_list("der", flat=True).get())
+    try:
+        return pki.extend_crl(previous_der=previous_der, added=[_crl_entry(row) for row in rows], **header)
+    except ValueError:  # not a CRL we can extend: build it from the rows
+        return None
 
 
 def _is_stale(crl: RevocationList | None, now: datetime) -> bool:

@@ -34,15 +34,18 @@ def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def sign_count(monkeypatch) -> list[int]:
-    """Counts calls to the x509 layer's CRL signer."""
+    """Counts the CRLs the x509 layer signs: built whole, or extended from the stored one."""
     calls: list[int] = []
-    real = pki.build_crl
 
-    def counting(**kwargs: Any) -> x509.CertificateRevocationList:
-        calls.append(kwargs["crl_number"])
-        return real(**kwargs)
+    def counting(real: Any) -> Any:
+        def signer(**kwargs: Any) -> Any:
+            calls.append(kwargs["crl_number"])
+            return real(**kwargs)
 
-    monkeypatch.setattr(pki, "build_crl", counting)
+        return signer
+
+    monkeypatch.setattr(pki, "build_crl", counting(pki.build_crl))
+    monkeypatch.setattr(pki, "extend_crl", counting(pki.extend_crl))
     return calls
 
 

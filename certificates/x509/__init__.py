@@ -5,7 +5,7 @@ Plain Python: no Django, no settings and no clock; `now`, keys, serials and vali
 
 from __future__ import annotations
 
-from .crl import REASON_NAMES, RevokedEntry, build_crl, crl_to_der, crl_to_pem, parse_reason
+from .crl import REASON_NAMES, RevokedEntry, build_crl, crl_to_der, crl_to_pem, extend_crl, parse_reason
 from .csr import build_csr, csr_public_key, csr_sans, csr_to_pem, load_csr, verify_csr_signature
 from .errors import (
     InvalidCSR,
@@ -94,6 +94,7 @@ __all__ = [
     "csr_public_key",
     "csr_sans",
     "csr_to_pem",
+    "extend_crl",
     "generate_private_key",
     "key_size_of",
     "key_spec_of",

@@ -1,0 +1,110 @@
+"""A revocation extends the stored CRL instead of encoding every entry again (services.crl_publish)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography import x509
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit import services as audit_services
+from certificates import services
+from certificates import x509 as pki
+from certificates.models import Certificate, RevocationList
+
+from .conftest import issue_certificate
+
+
+@pytest.fixture
+def signed(monkeypatch) -> list[str]:
+    """Which way each CRL was made: 'built' from all rows or 'extended' from the stored one."""
+    calls: list[str] = []
+    for name, label in (("build_crl", "built"), ("extend_crl", "extended")):
+        real = getattr(pki, name)
+
+        def spy(*, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:
+            calls.append(_label)
+            return _real(**kwargs)
+
+        monkeypatch.setattr(pki, name, spy)
+    return calls
+
+
+def stored_crl(ca) -> x509.CertificateRevocationList:
+    return x509.load_der_x509_crl(bytes(RevocationList.objects.get(ca=ca).der))
+
+
+def revoke(actor, cert: Certificate, reason: str | None = "superseded") -> Certificate:
+    return services.certificate_revoke(actor=actor, cert=cert, reason=reason)
+
+
+def test_revocations_extend_the_crl_to_what_a_rebuild_holds(admin_a, root_a, signed):
+    certs = [issue_certificate(admin_a, root_a, f"host{n}.example.com") for n in range(6)]
+    revoke(admin_a, certs[0], "key_compromise")  # the first CRL of the CA is built
+    for cert in certs[1:4]:
+        revoke(admin_a, cert)
+
+    crl = stored_crl(root_a)
+    assert signed == ["built", "extended", "extended", "extended"]
+    assert crl.is_signature_valid(pki.load_certificate_pem(root_a.certificate).public_key())
+    assert {entry.serial_number for entry in crl} == {int(c.serial_number, 16) for c in certs[:4]}
+    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 4
+    assert RevocationList.objects.get(ca=root_a).entries == 4
+    first = crl.get_revoked_certificate_by_serial_number(int(certs[0].serial_number, 16))
+    assert first.extensions.get_extension_for_class(x509.CRLReason).value.reason is x509.ReasonFlags.key_compromise
+    revoked_at = Certificate.objects.get(pk=certs[3].pk).revoked_at.replace(microsecond=0)
+    assert (
+        crl.get_revoked_certificate_by_serial_number(int(certs[3].serial_number, 16)).revocation_date_utc == revoked_at
+    )
+    # The same entries as a CRL built from the rows (the order may differ).
+    rebuilt = {row[0]: row[1:] for row in Certificate.objects.crl_rows(root_a.pk)}
+    assert {format(e.serial_number, "x") for e in crl} == {s.lstrip("0") for s in rebuilt}
+
+
+def test_a_stored_crl_that_misses_a_revocation_is_rebuilt_from_the_rows(admin_a, root_a, signed):
+    first, second, third = (issue_certificate(admin_a, root_a, f"h{n}.example.com") for n in range(3))
+    revoke(admin_a, first)
+    # A revocation the stored CRL does not hold (as if written by something that skipped it).
+    Certificate.objects.filter(pk=second.pk).update(revoked_at=Certificate.objects.get(pk=first.pk).revoked_at)
+
+    revoke(admin_a, third)
+
+    assert signed == ["built", "built"]
+    assert {e.serial_number for e in stored_crl(root_a)} == {int(c.serial_number, 16) for c in (first, second, third)}
+    assert RevocationList.objects.get(ca=root_a).entries == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crl_rolled_back_with_its_revocation_is_never_served(admin_a, root_a, public, monkeypatch):
+    first, second, third = (issue_certificate(admin_a, root_a, f"r{n}.example.com") for n in range(3))
+    revoke(admin_a, first)
+    before = public.get(f"/crl/{root_a.slug}").content
+
+    def failing(**kwargs: Any) -> None:
+        raise RuntimeError("the audit log is unavailable")
+
+    monkeypatch.setattr(services, "audit_record", failing)
+    with pytest.raises(RuntimeError):
+        revoke(admin_a, second)
+    monkeypatch.setattr(services, "audit_record", audit_services.audit_record)
+
+    assert public.get(f"/crl/{root_a.slug}").content == before
+    revoke(admin_a, third)
+    served = x509.load_der_x509_crl(public.get(f"/crl/{root_a.slug}").content)
+    assert {e.serial_number for e in served} == {int(c.serial_number, 16) for c in (first, third)}
+    assert served.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
+
+
+def test_extending_reads_no_revoked_row_but_the_new_one(admin_a, root_a):
+    certs = [issue_certificate(admin_a, root_a, f"q{n}.example.com") for n in range(5)]
+    for cert in certs[:4]:
+        revoke(admin_a, cert)
+
+    with CaptureQueriesContext(connection) as queries:
+        revoke(admin_a, certs[4])
+
+    # CRL entries are read as (serial, epoch seconds, reason): only the revoked certificate's.
+    crl_reads = [q["sql"] for q in queries.captured_queries if "EPOCH" in q["sql"] or "strftime('%s'" in q["sql"]]
+    assert len(crl_reads) == 1 and "IN (" in crl_reads[0]
