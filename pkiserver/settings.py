@@ -126,6 +126,10 @@ else:
     DATABASES["default"]["ENGINE"] = "pkiserver.db.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server, and a statement run twice on a connection is prepared: the
+    # hot lookups (session, CA, OCSP status) skip PostgreSQL's parse and plan. Not for PgBouncer
+    # in transaction mode, which cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
 
 CACHES = {"default": env_cache("CACHE_URL", "dbcache://pkiserver_cache")}
 

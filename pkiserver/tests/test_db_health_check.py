@@ -1,5 +1,5 @@
-"""The PostgreSQL backend's health check: free while the connection is idle and sound, a real
-check once the server has closed it (pkiserver/db/postgresql)."""
+"""The PostgreSQL backend: a health check free while the connection is idle and sound, a real
+check once the server has closed it (pkiserver/db/postgresql); repeated statements prepared."""
 
 from __future__ import annotations
 
@@ -64,3 +64,13 @@ def test_a_connection_inside_a_transaction_is_checked_by_the_server(monkeypatch)
         connection.connection.execute("ROLLBACK")
 
     assert asked == [1]
+
+
+def test_a_statement_run_again_on_a_connection_is_prepared():
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute("SELECT count(*) FROM django_migrations WHERE app = %s", ["certificates"])
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+
+    assert any("django_migrations" in statement and "$1" in statement for statement in prepared), prepared
