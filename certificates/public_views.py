@@ -73,7 +73,7 @@ def ocsp(request: HttpRequest, slug: str, encoded: str | None = None) -> HttpRes
             length = request.headers.get("Content-Length") or "0"
             # Read nothing of a body that is too long or whose length is a lie.
             if not length.isdigit() or int(length) > MAX_OCSP_REQUEST:
-                _ca(slug)
+                services.ca_by_slug(slug)  # an unknown CA is a 404 whatever the body
                 body = pki.malformed_response()
             else:
                 body = services.ocsp_respond(slug=slug, request_der=request.body)

@@ -18,7 +18,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.policy import Action, is_superuser, require
@@ -348,13 +347,12 @@ def _issue(*, ca: CertificateAuthority, **order: Any) -> tuple[Certificate, list
     # whole issuance back and signs again with a new one. Retrying the transaction instead of
     # guarding the INSERT with a savepoint saves two round trips on every issuance; called inside
     # a caller's transaction, `atomic` makes this one a savepoint and the retry still holds.
-    for attempt in range(SERIAL_ATTEMPTS):
+    for _ in range(SERIAL_ATTEMPTS - 1):
         try:
             return _issue_once(ca_id=ca.pk, **order)
         except IntegrityError:
-            if attempt == SERIAL_ATTEMPTS - 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue
+    return _issue_once(ca_id=ca.pk, **order)  # the last attempt: its error goes to the caller
 
 
 def _issue_once(
@@ -445,7 +443,7 @@ def ca_by_pk(pk: int) -> CertificateAuthority:
     Hand-written: issuing routes run it on every request (see `pkiserver.db.rows`)."""
     ca = _cas.one(_CA_BY_PK, [pk]) if 0 < pk < 2**63 else None  # no such id, nor a database error
     if ca is None:
-        raise Http404("No such CA.")
+        raise NotFound("Not found.")
     return ca
 
 
@@ -673,8 +671,10 @@ def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None, added:
     number = (previous.number if previous else 0) + 1
     ca_cert, ca_key = _ca_material(ca)
     next_update = now + timedelta(hours=settings.CRL_VALIDITY_HOURS)
-    header = {"issuer_cert": ca_cert, "issuer_key": ca_key, "crl_number": number, "this_update": now}
-    header["next_update"] = next_update
+    header = {
+        "issuer_cert": ca_cert, "issuer_key": ca_key, "crl_number": number, "this_update": now,
+        "next_update": next_update,
+    }  # fmt: skip
     der = _crl_extended(ca, previous, added, header) if previous is not None else None
     if der is not None:
         count = previous.entries + len(added)  # type: ignore[union-attr]
@@ -801,29 +801,18 @@ def crl_pem(crl: RevocationList) -> bytes:
     return pem
 
 
-_CA_TABLE = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
-_CERT_TABLE = connection.ops.quote_name(Certificate._meta.db_table)
-# What the public routes read of a CA, in the model's field order (as `from_db` takes them).
-_CA_PUBLIC = [
-    f
-    for f in CertificateAuthority._meta.concrete_fields
-    if f.attname in {"id", "name", "serial_number", "certificate", "private_key", "parent_id", "organization_id"}
-]
-_CA_PUBLIC_FIELDS = [f.attname for f in _CA_PUBLIC]
-_CA_PUBLIC_COLUMNS = ", ".join(connection.ops.quote_name(f.column) for f in _CA_PUBLIC)
-
-
-def _ca_public_columns(alias: str) -> str:
-    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in _CA_PUBLIC)
+# What the public routes read of a CA, and of a certificate for OCSP.
+_public_cas = Rows(
+    CertificateAuthority,
+    alias="a",
+    only={"id", "name", "serial_number", "certificate", "private_key", "parent_id", "organization_id"},
+)
+_statuses = Rows(Certificate, alias="c", only={"id", "revoked_at", "revocation_reason_code"})
 
 
 def _ca_public(row: Any, slug: str) -> CertificateAuthority:
-    """The CA of the first columns of `row` (see `_CA_PUBLIC`), if `slug` names it; else 404."""
-    ca = (
-        None
-        if row is None
-        else CertificateAuthority.from_db(connection.alias, _CA_PUBLIC_FIELDS, row[: len(_CA_PUBLIC)])
-    )
+    """The CA of the first columns of `row` (`_public_cas`), if `slug` names it; else 404."""
+    ca = None if row is None else _public_cas.load(row)
     if ca is None or pki.slugify_ca(ca.name, ca.pk) != slug:
         raise NotFound("CA not found")
     return ca
@@ -836,12 +825,14 @@ def _slug_id(slug: str) -> int:
     return parsed[1]
 
 
+_CA_BY_SLUG = f"SELECT {_public_cas.columns} FROM {_public_cas.table} a WHERE a.id = %s"  # noqa: S608 - model names
+
+
 def ca_by_slug(slug: str) -> CertificateAuthority:
     # Hand-written: the public CRL, CA and OCSP routes run this on every request, and the ORM's
-    # query compilation costs more than the indexed lookup itself. The columns these routes read
-    # need no conversion; any other field is deferred, loaded if something reads it.
+    # query compilation costs more than the indexed lookup itself.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_CA_PUBLIC_COLUMNS} FROM {_CA_TABLE} WHERE id = %s", [_slug_id(slug)])  # noqa: S608
+        cursor.execute(_CA_BY_SLUG, [_slug_id(slug)])
         return _ca_public(cursor.fetchone(), slug)
 
 
@@ -859,17 +850,11 @@ _ocsp_cache: OrderedDict[tuple[Any, ...], tuple[datetime, bytes]] = OrderedDict(
 _ocsp_cache_lock = threading.Lock()
 
 
-def _one(queryset: Any) -> Any:
-    """The row of a lookup by a unique key, or None, without the ORDER BY of `.first()` (or of
-    the model's default ordering), which only costs on the hot public routes."""
-    return next(iter(queryset.order_by()[:1]), None)
-
-
 # The CA of the slug and its certificate's status, in one round trip (the unique (issuer, serial)
 # index): an OCSP request costs one lookup.
 _OCSP_LOOKUP = (
-    f"SELECT {_ca_public_columns('a')}, c.id, c.revoked_at, c.revocation_reason_code "  # noqa: S608
-    f"FROM {_CA_TABLE} a LEFT JOIN {_CERT_TABLE} c ON c.issuer_id = a.id AND c.serial_number = %s WHERE a.id = %s"
+    f"SELECT {_public_cas.columns}, {_statuses.columns} FROM {_public_cas.table} a "  # noqa: S608 - model names
+    f"LEFT JOIN {_statuses.table} c ON c.issuer_id = a.id AND c.serial_number = %s WHERE a.id = %s"
 )
 
 
@@ -880,14 +865,8 @@ def _ocsp_lookup(slug: str, serial: str) -> tuple[CertificateAuthority, tuple[da
         cursor.execute(_OCSP_LOOKUP, [serial, _slug_id(slug)])
         row = cursor.fetchone()
     ca = _ca_public(row, slug)
-    cert_id, revoked_at, code = row[len(_CA_PUBLIC) :]
-    if cert_id is None:
-        return ca, None
-    if isinstance(revoked_at, str):  # SQLite without its column type: the ORM would parse it
-        revoked_at = datetime.fromisoformat(revoked_at)
-    if revoked_at is not None and timezone.is_naive(revoked_at):  # SQLite keeps UTC without an offset
-        revoked_at = revoked_at.replace(tzinfo=UTC)
-    return ca, (revoked_at, code)
+    status = _statuses.load(row[len(_public_cas.fields) :])
+    return ca, None if status.pk is None else (status.revoked_at, status.revocation_reason_code)
 
 
 def _reusable(request: Any) -> bool:

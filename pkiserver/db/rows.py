@@ -8,7 +8,7 @@ instance exactly as the ORM would (time zones, booleans and UUIDs on SQLite incl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -19,10 +19,13 @@ M = TypeVar("M", bound=Model)
 
 
 class Rows(Generic[M]):
-    def __init__(self, model: type[M], alias: str = "t") -> None:
+    """How to read `model` rows selected as `alias.columns`: all concrete fields, or only those
+    named in `only` (the others are deferred, loaded if something reads them)."""
+
+    def __init__(self, model: type[M], alias: str = "t", only: Collection[str] = ()) -> None:
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        self.fields = [f for f in model._meta.concrete_fields if not only or f.attname in only]
         self.attnames = [f.attname for f in self.fields]
         self.table = connection.ops.quote_name(model._meta.db_table)
 
@@ -43,7 +46,8 @@ class Rows(Generic[M]):
         return found
 
     def load(self, row: Sequence[Any]) -> M:
-        values = list(row)
+        """An instance from the first `len(self.fields)` values of `row`."""
+        values = list(row[: len(self.fields)])
         for i, fns, col in self._converters:
             value = values[i]
             for fn in fns:
@@ -56,4 +60,4 @@ class Rows(Generic[M]):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
-        return None if row is None else self.load(row[: len(self.fields)])
+        return None if row is None else self.load(row)
