@@ -118,18 +118,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # Kept open between requests too: opening a file and running the pragmas costs each request
-    # more than its queries do.
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
 else:
     # Django's PostgreSQL backend, with a health check that asks the socket before the server.
     DATABASES["default"]["ENGINE"] = "pkiserver.db.postgresql"
-    DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # Parameters bound by the server, and a statement run twice on a connection is prepared: the
     # hot lookups (session, CA, OCSP status) skip PostgreSQL's parse and plan. Not for PgBouncer
     # in transaction mode, which cannot keep prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
+# Connections are kept between requests on both databases: opening one (or a SQLite file and its
+# pragmas) costs a request more than its queries do.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
 
 CACHES = {"default": env_cache("CACHE_URL", "dbcache://pkiserver_cache")}
 

@@ -17,7 +17,8 @@ class FieldsOnceMixin:
     routes. The fields depend only on the class, so the first set is kept as a template and each
     instance gets a shallow copy of every field (a list field's child copied the same way):
     binding a field to its serializer sets attributes on the copy only, and what the copies share
-    (validators, choices, arguments) is never changed after construction. Nested serializers and relations are deep copied, as DRF does.
+    (validators, choices, arguments) is never changed after construction. Nested serializers and
+    relations are deep copied, as DRF does.
     """
 
     def get_fields(self) -> dict[str, Any]:
