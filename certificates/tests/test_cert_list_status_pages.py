@@ -137,3 +137,14 @@ def test_status_querysets_slice_like_plain_querysets(admin_a, laid_out, status):
     assert filtered.order_by("id").first().pk == by_id[0]
     page = filtered.select_related("issuer").order_by("id")[:3]
     assert [c.issuer.organization_id for c in page] == [org] * 3
+
+
+@pytest.mark.parametrize("status", ["expired", "valid"])
+def test_a_status_page_is_read_by_id_first(status):
+    """The page's ids come from a subquery (an index read), its rows by primary key; other lists
+    are sliced as usual."""
+    page = str(Certificate.objects.filter(organization_id=1).with_status(status).order_by("id")[20:30].query)
+    plain = str(Certificate.objects.filter(organization_id=1).order_by("id")[20:30].query)
+
+    assert " IN (SELECT " in page and page.rstrip().endswith("ASC")  # the LIMIT sits in the subquery
+    assert " IN (SELECT " not in plain and "LIMIT 10" in plain

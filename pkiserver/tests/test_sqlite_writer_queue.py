@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 
@@ -26,6 +27,17 @@ def handler(tmp_path, django_db_blocker):
         handler.close_all()
 
 
+def _lock_file_is_taken(conn) -> bool:
+    """Whether another process (another open file description) would wait for the lock file."""
+    with open(f"{conn.settings_dict['NAME']}.writer-lock", "rb") as other:
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(other, fcntl.LOCK_UN)
+        return False
+
+
 def _begin(conn) -> None:
     conn.set_autocommit(False, force_begin_transaction_with_broken_autocommit=True)
 
@@ -41,14 +53,13 @@ def test_a_second_writer_waits_for_the_first_to_commit(handler):
     first = handler["default"]
     events: list[str] = []
     _begin(first)
-    assert first._writer_locked
+    assert _lock_file_is_taken(first)
 
     def second_writer() -> None:
         second = handler["default"]  # this thread's own connection
         _begin(second)
         events.append("second began")
         _insert_and_commit(second, 2)
-        assert not second._writer_locked
         second.close()
 
     thread = threading.Thread(target=second_writer)
@@ -59,7 +70,7 @@ def test_a_second_writer_waits_for_the_first_to_commit(handler):
     thread.join(10)
 
     assert events == ["first commits", "second began"]
-    assert not first._writer_locked
+    assert not _lock_file_is_taken(first)
     with first.cursor() as cursor:
         cursor.execute("SELECT n FROM t ORDER BY rowid")
         assert [row[0] for row in cursor.fetchall()] == [1, 2]
@@ -70,7 +81,7 @@ def test_a_rollback_or_a_closed_connection_releases_the_lock(handler):
     _begin(conn)
     conn.rollback()
     conn.set_autocommit(True)
-    assert not conn._writer_locked
+    assert not _lock_file_is_taken(conn)
 
     _begin(conn)
     conn.close()  # a worker's connection dropped mid-transaction
