@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+from django.db.models import Model
 
 from audit.models import AuditAction, AuditLog
+from pkiserver.db.rows import Inserts
+
+M = TypeVar("M", bound=Model)
+_entries = Inserts(AuditLog)
 
 
-def audit_record(
+def audit_entry(
     *,
     action: AuditAction,
     actor: Any = None,
@@ -17,11 +23,11 @@ def audit_record(
     detail: str = "",
     username: str | None = None,
 ) -> AuditLog:
-    """Record `action` by `actor` (a user, a service account or None for anonymous)."""
+    """The (unsaved) entry for `action` by `actor` (a user, a service account or None for anonymous)."""
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     user_id = actor.pk if authenticated and not getattr(actor, "is_service_account", False) else None
     name = username if username is not None else (getattr(actor, "username", "") if authenticated else "")
-    return AuditLog.objects.create(
+    return AuditLog(
         action=action,
         user_id=user_id,
         username=name or "",
@@ -30,3 +36,15 @@ def audit_record(
         resource_id=resource_id,
         detail=detail,
     )
+
+
+def audit_record(**entry: Any) -> AuditLog:
+    """Record an entry (the arguments of `audit_entry`)."""
+    obj = audit_entry(**entry)
+    return AuditLog.objects.create(**{f.attname: getattr(obj, f.attname) for f in _entries.fields})
+
+
+def create_audited(obj: M, inserts: Inserts[M], **entry: Any) -> M:
+    """Write the new `obj` and its audit entry (the arguments of `audit_entry` but `resource_id`,
+    which is `obj`'s new id), in one statement where the database allows it."""
+    return inserts.insert_with(obj, _entries, audit_entry(**entry), "resource_id")

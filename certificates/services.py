@@ -22,12 +22,12 @@ from django.utils import timezone
 
 from accounts.policy import Action, is_superuser, require
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, create_audited
 from certificates import keystore
 from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority, CertificateType, RevocationList
 from orgs.models import Organization
-from pkiserver.db.rows import Rows
+from pkiserver.db.rows import Inserts, Rows
 from pkiserver.errors import Conflict, Invalid, NotFound
 from serviceaccounts.services import enforce_issuance_policy
 
@@ -404,7 +404,7 @@ def _issue_once(
             )  # fmt: skip
         except pki.X509Error as exc:
             raise _x509(exc) from None
-        obj = Certificate.objects.create(
+        obj = Certificate(
             common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
             subject_dn=pki.name_to_rfc4514(subject),
             certificate_type=certificate_type,
@@ -425,9 +425,11 @@ def _issue_once(
             from_csr=from_csr,
             renewed_from=renewed_from,
         )
-        audit_record(
-            action=audit_action, actor=actor, organization_id=obj.organization_id, resource_type="certificate",
-            resource_id=obj.pk,
+        # The certificate and its audit entry in one statement on PostgreSQL (issuance is the
+        # busiest write; the ORM's two INSERTs cost more CPU than the signature).
+        create_audited(
+            obj, _certificates, action=audit_action, actor=actor, organization_id=obj.organization_id,
+            resource_type="certificate",
             detail=f"{certificate_type} certificate {obj.common_name} serial {obj.serial_number} from CA {ca.name}"
             + (f", renewing certificate {renewed_from.pk}" if renewed_from else ""),
         )  # fmt: skip
@@ -435,6 +437,7 @@ def _issue_once(
 
 
 _cas = Rows(CertificateAuthority)
+_certificates = Inserts(Certificate)
 _CA_BY_PK = f"SELECT {_cas.columns} FROM {_cas.table} t WHERE t.id = %s"  # noqa: S608 - model names
 
 

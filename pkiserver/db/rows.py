@@ -61,3 +61,71 @@ class Rows(Generic[M]):
             cursor.execute(sql, params)
             row = cursor.fetchone()
         return None if row is None else self.load(row)
+
+
+class Inserts(Generic[M]):
+    """New `model` rows written with an `INSERT` compiled once: the values are what `Model.save()`
+    sends for a new instance (defaults, `auto_now`, each field's database value), without the ORM
+    compiling the statement again on every call. No signals are sent (the models that use it have
+    no receivers)."""
+
+    def __init__(self, model: type[M]) -> None:
+        meta = model._meta
+        self.model = model
+        self.pk = meta.pk
+        self.fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+        quote = connection.ops.quote_name
+        self.table = quote(meta.db_table)
+        self.columns = ", ".join(quote(f.column) for f in self.fields)
+        self.placeholders = ", ".join(["%s"] * len(self.fields))
+        self.returning = f"RETURNING {quote(self.pk.column)}"
+
+    def values(self, obj: M) -> list[Any]:
+        if obj.pk is not None or not obj._state.adding:
+            raise ValueError(f"{obj!r} is not a new row")
+        return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in self.fields]
+
+    def saved(self, obj: M, pk: Any) -> M:
+        setattr(obj, self.pk.attname, pk)
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        return obj
+
+    def insert(self, obj: M) -> M:
+        """Write `obj` (a new instance) and set its primary key."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table} ({self.columns}) VALUES ({self.placeholders}) {self.returning}",  # noqa: S608
+                self.values(obj),
+            )
+            return self.saved(obj, cursor.fetchone()[0])
+
+    def insert_with(self, obj: M, other: Inserts[Any], dependent: Model, link: str) -> M:
+        """Write `obj`, then `dependent` (an instance of `other`'s model) whose field `link` takes
+        `obj`'s new primary key. One statement on PostgreSQL (the second `INSERT` in a `WITH`
+        reads the first one's id), two elsewhere; call it inside a transaction."""
+        if connection.vendor != "postgresql":
+            self.insert(obj)
+            setattr(dependent, link, obj.pk)
+            other.insert(dependent)
+            return obj
+        if getattr(dependent, link) is not None:
+            raise ValueError(f"{link} is set by insert_with")
+        index = [f.attname for f in other.fields].index(link)
+        values = other.values(dependent)
+        slots = ["%s"] * len(values)
+        slots[index] = "(SELECT id FROM parent)"
+        del values[index]
+        sql = (
+            f"WITH parent AS (INSERT INTO {self.table} ({self.columns}) VALUES ({self.placeholders}) "  # noqa: S608
+            f"RETURNING {connection.ops.quote_name(self.pk.column)} AS id), "
+            f"child AS (INSERT INTO {other.table} ({other.columns}) VALUES ({', '.join(slots)}) {other.returning}) "
+            "SELECT parent.id, child.* FROM parent, child"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, self.values(obj) + values)
+            pk, dependent_pk = cursor.fetchone()
+        self.saved(obj, pk)
+        setattr(dependent, link, pk)
+        other.saved(dependent, dependent_pk)
+        return obj
