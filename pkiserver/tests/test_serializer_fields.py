@@ -1,10 +1,28 @@
-"""FieldsOnceMixin: fields built once per serializer class, each instance with its own copies."""
+"""FieldsOnceMixin: fields built once per serializer class, each instance with its own copies;
+output planned once per class, written as DRF writes it."""
 
 from __future__ import annotations
 
+import pytest
+from django.utils import timezone
 from rest_framework import serializers
 
+from accounts.api.serializers import UserSerializer
+from audit.api.serializers import AuditLogSerializer
+from audit.models import AuditAction
+from audit.services import audit_record
+from certificates import services
+from certificates.api.serializers import (
+    CASerializer,
+    CAWithKeySerializer,
+    CertificateSerializer,
+    CertificateWithKeySerializer,
+)
+from certificates.tests.conftest import create_ca, issue_certificate
+from orgs.api.serializers import OrganizationSerializer
 from pkiserver.api.serializers import FieldsOnceMixin
+from serviceaccounts.api.serializers import ServiceAccountSerializer
+from serviceaccounts.models import ServiceAccount
 
 
 class Inner(serializers.Serializer):
@@ -38,3 +56,78 @@ def test_copies_validate_independently():
     assert not bad.is_valid()
     assert set(bad.errors) == {"name", "tags", "inner"}
     assert good.validated_data == {"name": "ab", "tags": ["x"], "inner": {"value": 3}}
+
+
+# --- output planned once per class --------------------------------------------------------
+
+
+def _drf_output(serializer: serializers.Serializer, instance: object) -> object:
+    """What DRF itself writes for `instance` (the mixin's plan skipped)."""
+    return super(FieldsOnceMixin, serializer).to_representation(instance)
+
+
+@pytest.fixture
+def objects(superuser, admin_a, org_a):
+    """One object of every kind the API writes out, with empty and filled optional fields."""
+    ca = create_ca(admin_a, "Plan Root")
+    valid = issue_certificate(admin_a, ca, "plan.example.com", san_ip_addresses=("192.0.2.1",))
+    revoked = issue_certificate(admin_a, ca, "gone.example.com")
+    revoked = services.certificate_revoke(actor=admin_a, cert=revoked, reason="keyCompromise")
+    entry = audit_record(action=AuditAction.ORG_UPDATE, actor=admin_a, organization_id=org_a.pk, detail="d")
+    account = ServiceAccount.objects.create(name="plan-bot", organization=org_a, created_by=admin_a)
+    return {
+        UserSerializer: [superuser, admin_a],
+        OrganizationSerializer: [org_a],
+        CASerializer: [ca],
+        CAWithKeySerializer: [ca],
+        CertificateSerializer: [valid, revoked],
+        CertificateWithKeySerializer: [valid, revoked],
+        AuditLogSerializer: [entry],
+        ServiceAccountSerializer: [account],
+    }
+
+
+def test_planned_output_is_what_drf_writes(objects):
+    context = {"private_key": "-----BEGIN PRIVATE KEY-----", "warnings": ["capped"], "now": timezone.now()}
+    for serializer_class, instances in objects.items():
+        for instance in instances:
+            serializer = serializer_class(instance, context=context)
+            planned = serializer.data
+
+            assert vars(serializer_class)["_output_plan"], f"{serializer_class.__name__} fell back to DRF's way"
+            assert dict(planned) == _drf_output(serializer_class(instance, context=context), instance)
+            assert list(planned) == list(serializer_class(context=context).fields)  # same keys, same order
+
+
+def test_a_list_is_written_without_binding_fields_per_object(objects):
+    certificates = objects[CertificateSerializer]
+    many = CertificateSerializer(certificates, many=True)
+
+    data = many.data
+
+    assert [row["id"] for row in data] == [c.pk for c in certificates]
+    assert "fields" not in vars(many.child)  # DRF would have bound the child's fields for each object
+    assert [row["status"] for row in data] == ["valid", "revoked"]
+
+
+def test_the_plan_keeps_no_request_context(objects):
+    ca = objects[CAWithKeySerializer][0]
+    first = CAWithKeySerializer(ca, context={"private_key": "FIRST-SECRET"}).data
+    second = CAWithKeySerializer(ca, context={"private_key": "SECOND-SECRET"}).data
+
+    assert (first["private_key"], second["private_key"]) == ("FIRST-SECRET", "SECOND-SECRET")
+    for _name, _read, represent, _method in vars(CAWithKeySerializer)["_output_plan"]:
+        field = getattr(represent, "__self__", None)
+        if field is not None and getattr(field, "parent", None) is not None:
+            assert field.parent._context == {}
+
+
+def test_nested_serializers_keep_drfs_way():
+    class WithNested(FieldsOnceMixin, serializers.Serializer):
+        name = serializers.CharField()
+        inner = Inner()
+
+    data = WithNested({"name": "x", "inner": {"value": 4}}).data
+
+    assert vars(WithNested)["_output_plan"] is False
+    assert data == {"name": "x", "inner": {"value": 4}}
