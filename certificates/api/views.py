@@ -132,7 +132,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         params.is_valid(raise_exception=True)
         f = params.validated_data
         if "ca_id" in f:
-            queryset = queryset.filter(issuer_id=f["ca_id"])
+            queryset = queryset.issued_by(f["ca_id"])
         if "status" in f:
             queryset = queryset.with_status(f["status"])
         if "common_name" in f:

@@ -1,6 +1,7 @@
-"""Status filters page through exactly the right certificates, wherever those sit in id order (SPEC §7).
+"""Status and CA filters page through exactly the right certificates, wherever those sit in id order
+(SPEC §7).
 
-A page of a status list is picked by id first and read by primary key after (CertificateQuerySet);
+A page of a status or CA list is picked by id first and read by primary key after (CertificateQuerySet);
 these tests hold its answers to the plain definition of each status, page by page, for rows laid
 out the ways that make a database walk or sort: expired rows last, first, or spread.
 """
@@ -139,6 +140,24 @@ def test_status_querysets_slice_like_plain_querysets(admin_a, laid_out, status):
     assert [c.issuer.organization_id for c in page] == [org] * 3
 
 
+@pytest.mark.parametrize(("status", "letters"), [(None, "vserx"), ("revoked", "rx"), ("valid", "vs")])
+@pytest.mark.parametrize("limit", [1, 7, 100])
+def test_pages_of_one_ca_hold_exactly_its_certificates(
+    client_for, admin_a, superuser, laid_out, status, letters, limit
+):
+    ca_a, ca_b = (Certificate.objects.get(pk=laid_out[k][0]).issuer_id for k in ("v", "b"))
+    params = {"status": status} if status else {}
+
+    seen_a, totals_a = _all_pages(client_for(admin_a), {**params, "ca_id": ca_a}, limit)
+    seen_b, _ = _all_pages(client_for(superuser), {**params, "ca_id": ca_b}, limit)
+    foreign, _ = _all_pages(client_for(admin_a), {**params, "ca_id": ca_b}, limit)
+
+    assert seen_a == sorted(pk for letter in letters for pk in laid_out.get(letter, []))
+    assert totals_a == {str(len(seen_a))}
+    assert seen_b == (sorted(laid_out["b"]) if "v" in letters else [])
+    assert foreign == []  # another organization's CA lists nothing, not its certificates
+
+
 @pytest.mark.parametrize("status", ["expired", "valid"])
 def test_a_status_page_is_read_by_id_first(status):
     """The page's ids come from a subquery (an index read), its rows by primary key; other lists
@@ -146,5 +165,8 @@ def test_a_status_page_is_read_by_id_first(status):
     page = str(Certificate.objects.filter(organization_id=1).with_status(status).order_by("id")[20:30].query)
     plain = str(Certificate.objects.filter(organization_id=1).order_by("id")[20:30].query)
 
+    by_ca = str(Certificate.objects.filter(organization_id=1).issued_by(7).order_by("id")[20:30].query)
+
     assert " IN (SELECT " in page and page.rstrip().endswith("ASC")  # the LIMIT sits in the subquery
+    assert " IN (SELECT " in by_ca and by_ca.rstrip().endswith("ASC")
     assert " IN (SELECT " not in plain and "LIMIT 10" in plain
