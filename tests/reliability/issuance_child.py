@@ -5,15 +5,14 @@
     python -m tests.reliability.issuance_child report CA SERIAL...  → what the database holds
 
 Settings come from the environment (DATABASE_URL, DATA_DIR, SECRET_KEY, ...). REL_AUDIT_DELAY,
-read only here, makes `issue` sleep inside the issuance transaction: after the certificate row is
-written, before its audit entry, which is where the test kills it.
+read only here, makes `issue` sleep inside the issuance transaction: after the certificate row and
+its audit entry are written, before the commit, which is where the test kills it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from typing import Any
@@ -41,15 +40,15 @@ def setup() -> dict[str, int]:
 
 def issue(user_id: int, ca_id: int) -> None:
     delay = float(os.environ["REL_AUDIT_DELAY"])
-    record = services.audit_record
+    create_audited = services.create_audited
 
-    def slow_audit_record(**kwargs: Any) -> Any:
-        serial = re.search(r"serial ([0-9a-f]+)", kwargs["detail"]).group(1)  # type: ignore[union-attr]
-        print(f"in-transaction {serial}", flush=True)  # its row is written, not committed
+    def slow_create_audited(obj: Any, inserts: Any, **entry: Any) -> Any:
+        written = create_audited(obj, inserts, **entry)
+        print(f"in-transaction {obj.serial_number}", flush=True)  # row and entry written, not committed
         time.sleep(delay)
-        return record(**kwargs)
+        return written
 
-    services.audit_record = slow_audit_record  # type: ignore[assignment]
+    services.create_audited = slow_create_audited  # type: ignore[assignment]
     user, ca = User.objects.get(pk=user_id), CertificateAuthority.objects.get(pk=ca_id)
     n = 0
     while True:

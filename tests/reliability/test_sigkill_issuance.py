@@ -1,9 +1,10 @@
 """A process killed with SIGKILL in the middle of an issuance leaves no half-written certificate.
 
 The child (issuance_child.py) sleeps inside the issuance transaction, after the certificate row
-and before its audit entry; we kill it there. Runs on SQLite and PostgreSQL (its own database).
-Checked against a naive version (a scratch copy committing the row before its audit entry): the
-killed issuances' rows stayed behind, unaudited.
+and its audit entry are written and before the commit; we kill it there. Runs on SQLite and
+PostgreSQL (its own database). Checked, when the child still slept between the two writes, against
+a naive version (a scratch copy committing the row before its audit entry): the killed issuances'
+rows stayed behind, unaudited.
 """
 
 from __future__ import annotations
