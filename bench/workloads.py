@@ -413,7 +413,9 @@ class Bench:
         # The list dataset first, small: the organization holds `list_small` certificates.
         self.list_ca = self.make_ca("Bench List CA", 2048)
         self.sign_csr(self.list_ca)  # a real PEM for the bulk rows to copy
-        self.bulk(self.list_ca, plan.list_small - self.org_certificates(), "small", expired_every=20)
+        # At least ten rows of its own, so that the CN probe below names one (the organization may
+        # already hold `list_small` certificates from the sections before).
+        self.bulk(self.list_ca, max(plan.list_small - self.org_certificates(), 10), "small", expired_every=20)
         probe_cert = self.sign_csr(self.list_ca)
         paths = self.list_paths(self.list_ca, probe_cert["serial_number"], "small-7.bench.example")
         small_counts = self.list_reads(f"{self.org_certificates()} stored", paths)
