@@ -65,10 +65,14 @@ _Step = tuple[str, Callable[[Any], Any], Callable[[Any], Any], str | None]
 
 def _output_plan(cls: type[serializers.Serializer]) -> list[_Step] | bool:
     """(name, read, represent, method name) per readable field, or False where DRF's way is kept."""
-    if not issubclass(cls, serializers.Serializer):
+    try:
+        template = cls()
+    except TypeError:  # a serializer that needs arguments to exist
+        return False
+    if not isinstance(template, serializers.Serializer):
         return False
     steps: list[_Step] = []
-    for field in cls()._readable_fields:
+    for field in template._readable_fields:
         if isinstance(field, serializers.SerializerMethodField):
             steps.append((field.field_name, field.get_attribute, field.to_representation, field.method_name))
             continue

@@ -21,8 +21,13 @@ from certificates.api.serializers import (
 from certificates.tests.conftest import create_ca, issue_certificate
 from orgs.api.serializers import OrganizationSerializer
 from pkiserver.api.serializers import FieldsOnceMixin
-from serviceaccounts.api.serializers import ServiceAccountSerializer
-from serviceaccounts.models import ServiceAccount
+from serviceaccounts.api.serializers import (
+    PolicySerializer,
+    ServiceAccountSerializer,
+    TokenCreatedSerializer,
+    TokenSerializer,
+)
+from serviceaccounts.models import IssuancePolicy, ServiceAccount, ServiceAccountToken
 
 
 class Inner(serializers.Serializer):
@@ -75,6 +80,11 @@ def objects(superuser, admin_a, org_a):
     revoked = services.certificate_revoke(actor=admin_a, cert=revoked, reason="keyCompromise")
     entry = audit_record(action=AuditAction.ORG_UPDATE, actor=admin_a, organization_id=org_a.pk, detail="d")
     account = ServiceAccount.objects.create(name="plan-bot", organization=org_a, created_by=admin_a)
+    token = ServiceAccountToken.objects.create(service_account=account, public_id="p" * 12, secret_hash="0" * 64)
+    named = ServiceAccountToken.objects.create(
+        service_account=account, public_id="q" * 12, secret_hash="1" * 64, name="ci", revoked_at=timezone.now()
+    )
+    policy = IssuancePolicy.objects.create(service_account=account, cn_patterns=["*.example.com"], max_validity_days=9)
     return {
         UserSerializer: [superuser, admin_a],
         OrganizationSerializer: [org_a],
@@ -84,11 +94,19 @@ def objects(superuser, admin_a, org_a):
         CertificateWithKeySerializer: [valid, revoked],
         AuditLogSerializer: [entry],
         ServiceAccountSerializer: [account],
+        TokenSerializer: [token, named],
+        TokenCreatedSerializer: [named],
+        PolicySerializer: [policy],
     }
 
 
 def test_planned_output_is_what_drf_writes(objects):
-    context = {"private_key": "-----BEGIN PRIVATE KEY-----", "warnings": ["capped"], "now": timezone.now()}
+    context = {
+        "private_key": "-----BEGIN PRIVATE KEY-----",
+        "warnings": ["capped"],
+        "now": timezone.now(),
+        "token": "pkisa_x",
+    }
     for serializer_class, instances in objects.items():
         for instance in instances:
             serializer = serializer_class(instance, context=context)
@@ -131,3 +149,18 @@ def test_nested_serializers_keep_drfs_way():
 
     assert vars(WithNested)["_output_plan"] is False
     assert data == {"name": "x", "inner": {"value": 4}}
+
+
+def test_a_mapping_is_read_as_drf_reads_it():
+    class Pair(FieldsOnceMixin, serializers.Serializer):
+        access_token = serializers.CharField()
+        refresh_token = serializers.CharField(required=False)
+        expires_in = serializers.IntegerField(default=900)
+
+    assert Pair({"access_token": "a"}).data == {"access_token": "a", "expires_in": 900}
+    assert Pair({"access_token": "a", "refresh_token": "r", "expires_in": 5}).data == {
+        "access_token": "a",
+        "refresh_token": "r",
+        "expires_in": 5,
+    }
+    assert vars(Pair)["_output_plan"]
