@@ -104,13 +104,13 @@ class Inserts(Generic[M]):
         """Write `obj`, then `dependent` (an instance of `other`'s model) whose field `link` takes
         `obj`'s new primary key. One statement on PostgreSQL (the second `INSERT` in a `WITH`
         reads the first one's id), two elsewhere; call it inside a transaction."""
+        if getattr(dependent, link) is not None:
+            raise ValueError(f"{link} is set by insert_with")
         if connection.vendor != "postgresql":
             self.insert(obj)
             setattr(dependent, link, obj.pk)
             other.insert(dependent)
             return obj
-        if getattr(dependent, link) is not None:
-            raise ValueError(f"{link} is set by insert_with")
         index = [f.attname for f in other.fields].index(link)
         values = other.values(dependent)
         slots = ["%s"] * len(values)

@@ -78,7 +78,7 @@ def test_insert_with_links_the_second_row_to_the_first():
 
 def test_insert_with_refuses_a_link_already_set(org_a):
     entry = audit_entry(action=AuditAction.ORG_CREATE, resource_id=org_a.pk)
-    if connection.vendor != "postgresql":
-        pytest.skip("the link is written by the statement itself only on PostgreSQL")
     with pytest.raises(ValueError, match="resource_id is set by insert_with"):
         Inserts(Organization).insert_with(Organization(name="Again"), Inserts(AuditLog), entry, "resource_id")
+
+    assert not Organization.objects.filter(name="Again").exists()
