@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.http import http_date, parse_etags
 from django.views.decorators.csrf import csrf_exempt
@@ -9,23 +13,26 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from certificates import services
 from certificates import x509 as pki
-from certificates.models import CertificateAuthority
 from pkiserver.errors import NotFound
 
 
-def _ca(slug: str) -> CertificateAuthority:
-    try:
-        return services.ca_by_slug(slug)
-    except NotFound:
-        raise Http404("CA not found") from None
+def _unknown_ca_is_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A slug that names no CA (or a CA deleted while its CRL was being rebuilt) is a plain 404."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound:
+            raise Http404("CA not found") from None
+
+    return wrapper
 
 
 @require_safe
+@_unknown_ca_is_404
 def crl(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
-    try:
-        published = services.crl_current(ca=_ca(slug))
-    except NotFound:  # the CA was deleted while its CRL was being rebuilt
-        raise Http404("CA not found") from None
+    published = services.crl_current(ca=services.ca_by_slug(slug))
     if pem:
         response = HttpResponse(services.crl_pem(published), content_type="application/x-pem-file")
     else:
@@ -51,8 +58,9 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 @require_safe
+@_unknown_ca_is_404
 def ca_certificate(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
-    ca = _ca(slug)
+    ca = services.ca_by_slug(slug)
     if pem:
         response = HttpResponse(ca.certificate, content_type="application/x-pem-file")
     else:
@@ -67,20 +75,18 @@ MAX_OCSP_REQUEST = 64 * 1024
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
+@_unknown_ca_is_404
 def ocsp(request: HttpRequest, slug: str, encoded: str | None = None) -> HttpResponse:
-    try:
-        if request.method == "POST":
-            length = request.headers.get("Content-Length") or "0"
-            # Read nothing of a body that is too long or whose length is a lie.
-            if not length.isdigit() or int(length) > MAX_OCSP_REQUEST:
-                services.ca_by_slug(slug)  # an unknown CA is a 404 whatever the body
-                body = pki.malformed_response()
-            else:
-                body = services.ocsp_respond(slug=slug, request_der=request.body)
+    if request.method == "POST":
+        length = request.headers.get("Content-Length") or "0"
+        # Read nothing of a body that is too long or whose length is a lie.
+        if not length.isdigit() or int(length) > MAX_OCSP_REQUEST:
+            services.ca_by_slug(slug)  # an unknown CA is a 404 whatever the body
+            body = pki.malformed_response()
         else:
-            body = services.ocsp_respond(slug=slug, get_path=encoded or "")
-    except NotFound:
-        raise Http404("CA not found") from None
+            body = services.ocsp_respond(slug=slug, request_der=request.body)
+    else:
+        body = services.ocsp_respond(slug=slug, get_path=encoded or "")
     response = HttpResponse(body, content_type="application/ocsp-response")
     response["Cache-Control"] = "no-cache" if request.method == "POST" else "public, max-age=60"
     return response
