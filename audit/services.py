@@ -13,7 +13,7 @@ M = TypeVar("M", bound=Model)
 _entries = Inserts(AuditLog)
 
 
-def audit_entry(
+def _entry_fields(
     *,
     action: AuditAction,
     actor: Any = None,
@@ -22,29 +22,33 @@ def audit_entry(
     resource_id: int | None = None,
     detail: str = "",
     username: str | None = None,
-) -> AuditLog:
-    """The (unsaved) entry for `action` by `actor` (a user, a service account or None for anonymous)."""
+) -> dict[str, Any]:
+    """The fields of an entry for `action` by `actor` (a user, a service account or None for anonymous)."""
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     user_id = actor.pk if authenticated and not getattr(actor, "is_service_account", False) else None
     name = username if username is not None else (getattr(actor, "username", "") if authenticated else "")
-    return AuditLog(
-        action=action,
-        user_id=user_id,
-        username=name or "",
-        organization_id=organization_id,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        detail=detail,
-    )
+    return {
+        "action": action,
+        "user_id": user_id,
+        "username": name or "",
+        "organization_id": organization_id,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "detail": detail,
+    }
+
+
+def audit_entry(**entry: Any) -> AuditLog:
+    """The (unsaved) entry; the arguments of `_entry_fields`."""
+    return AuditLog(**_entry_fields(**entry))
 
 
 def audit_record(**entry: Any) -> AuditLog:
-    """Record an entry (the arguments of `audit_entry`)."""
-    obj = audit_entry(**entry)
-    return AuditLog.objects.create(**{f.attname: getattr(obj, f.attname) for f in _entries.fields})
+    """Record an entry; the arguments of `_entry_fields`."""
+    return AuditLog.objects.create(**_entry_fields(**entry))
 
 
 def create_audited(obj: M, inserts: Inserts[M], **entry: Any) -> M:
-    """Write the new `obj` and its audit entry (the arguments of `audit_entry` but `resource_id`,
+    """Write the new `obj` and its audit entry (the arguments of `_entry_fields` but `resource_id`,
     which is `obj`'s new id), in one statement where the database allows it."""
     return inserts.insert_with(obj, _entries, audit_entry(**entry), "resource_id")
