@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.db.models import Model
@@ -48,7 +49,10 @@ def audit_record(**entry: Any) -> AuditLog:
     return AuditLog.objects.create(**_entry_fields(**entry))
 
 
-def create_audited(obj: M, inserts: Inserts[M], **entry: Any) -> M:
+def create_audited(
+    obj: M, inserts: Inserts[M], where: tuple[str, Sequence[Any]] | None = None, **entry: Any
+) -> M | None:
     """Write the new `obj` and its audit entry (the arguments of `_entry_fields` but `resource_id`,
-    which is `obj`'s new id), in one statement where the database allows it."""
-    return inserts.insert_with(obj, _entries, audit_entry(**entry), "resource_id")
+    which is `obj`'s new id), in one statement where the database allows it; neither, and None,
+    when the SQL condition `where` (see `Inserts.insert_with`) does not hold."""
+    return inserts.insert_with(obj, _entries, audit_entry(**entry), "resource_id", where=where)

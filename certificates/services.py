@@ -8,6 +8,7 @@ transaction opens, so no lock is held while a key is made.
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -342,23 +343,48 @@ def _check_type(certificate_type: str) -> str:
 
 def _issue(*, ca: CertificateAuthority, **order: Any) -> tuple[Certificate, list[str]]:
     """Sign and save one certificate under `ca`; the caller has checked the policy. `order`:
-    the arguments of `_issue_once` but the CA."""
-    # A serial already taken under this CA (never seen: serials are 159 random bits) rolls the
-    # whole issuance back and signs again with a new one. Retrying the transaction instead of
-    # guarding the INSERT with a savepoint saves two round trips on every issuance; called inside
-    # a caller's transaction, `atomic` makes this one a savepoint and the retry still holds.
-    for _ in range(SERIAL_ATTEMPTS - 1):
+    the arguments of `_issue_once` but the CA.
+
+    The certificate is signed from the CA as the caller read it, and written (with its audit entry)
+    only if the CA still exists and still takes leaf certificates when the write runs: on
+    PostgreSQL one autocommitted statement that locks the CA row FOR KEY SHARE, so a delete or a
+    child CA's creation (which closes the CA to leaves) waits for it or makes it write nothing,
+    while issuances under one CA run side by side and do not wait for a revocation's CRL rebuild
+    (NO KEY UPDATE). No BEGIN, no separate lock read, no COMMIT: three round trips fewer than a
+    transaction. When the condition fails, the CA is read again: the refusal names what changed.
+    A serial already taken under the CA (never seen: serials are 159 random bits) makes the write
+    fail; the issuance is signed again with a new serial."""
+    for attempt in range(1, SERIAL_ATTEMPTS + 1):
         try:
-            return _issue_once(ca_id=ca.pk, **order)
+            # Inside a caller's transaction a failed statement would abort it: a savepoint each.
+            with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+                issued = _issue_once(ca=ca, **order)
         except IntegrityError:
+            if attempt == SERIAL_ATTEMPTS:
+                raise
             continue
-    return _issue_once(ca_id=ca.pk, **order)  # the last attempt: its error goes to the caller
+        if issued is not None:
+            return issued
+        fresh = _cas.one(_CA_BY_PK, [ca.pk])
+        if fresh is None:
+            raise NotFound("The issuing CA no longer exists.")
+        _check_issuing_ca(fresh, order["certificate_type"])  # raises: the CA was closed to leaves
+        ca = fresh  # closed and opened again in between: sign from what it is now
+    raise Conflict("The issuing CA kept changing during the issuance; try again.", code="ca_changed")
+
+
+def _check_issuing_ca(ca: CertificateAuthority, certificate_type: str) -> None:
+    if not ca.allow_leaf_certs:
+        raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
+    if certificate_type == CertificateType.CA and ca.path_length == 0:
+        # Any path through such a certificate would break the issuer's path length constraint.
+        raise Invalid(f"CA '{ca.name}' has path length 0 and cannot sign CA certificates.", field="certificate_type")
 
 
 def _issue_once(
     *,
     actor: Any,
-    ca_id: int,
+    ca: CertificateAuthority,
     certificate_type: str,
     subject: Any,
     public_key: Any,
@@ -369,71 +395,59 @@ def _issue_once(
     audit_action: AuditAction,
     from_csr: bool,
     renewed_from: Certificate | None = None,
-) -> tuple[Certificate, list[str]]:
+) -> tuple[Certificate, list[str]] | None:
+    """The certificate and its warnings, or None when the CA changed before the write (`_issue`)."""
+    _check_issuing_ca(ca, certificate_type)
     warnings: list[str] = []
-    with transaction.atomic():
-        # Lock the CA so a concurrent delete cannot orphan this certificate.
-        ca = _ca_locked_for_issuance(ca_id)
-        if ca is None:
-            raise NotFound("The issuing CA no longer exists.")
-        if not ca.allow_leaf_certs:
-            raise Invalid(
-                f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id"
-            )
-        if certificate_type == CertificateType.CA and ca.path_length == 0:
-            # Any path through such a certificate would break the issuer's path length constraint.
-            raise Invalid(
-                f"CA '{ca.name}' has path length 0 and cannot sign CA certificates.", field="certificate_type"
-            )
-        now = timezone.now().replace(microsecond=0)
-        try:
-            not_after, capped = pki.clamp_validity(now, valid_days, ca.not_after)
-        except pki.X509Error as exc:
-            raise _x509(exc) from None
-        note = _capped_warning("certificate", now, valid_days, not_after) if capped else None
-        if note:
-            warnings.append(note)
-        ca_cert, ca_key = _ca_material(ca)
-        urls = public_urls(ca, request_base)
-        try:
-            cert = pki.build_leaf(
-                certificate_type=certificate_type, subject=subject, public_key=public_key,
-                issuer_cert=ca_cert, issuer_key=ca_key, serial=pki.random_serial(), not_before=now,
-                not_after=not_after, sans=sans, crl_url=urls["crl"], ca_issuers_url=urls["ca_issuers"],
-                ocsp_url=urls["ocsp"],
-            )  # fmt: skip
-        except pki.X509Error as exc:
-            raise _x509(exc) from None
-        obj = Certificate(
-            common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
-            subject_dn=pki.name_to_rfc4514(subject),
-            certificate_type=certificate_type,
-            key_algorithm=pki.key_spec_of(public_key).algorithm,
-            key_size=pki.key_size_of(public_key),
-            valid_days=(not_after - now).days if note else valid_days,
-            certificate=pki.certificate_to_pem(cert),
-            private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
-            serial_number=pki.serial_to_hex(cert.serial_number),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            issuer=ca,
-            organization_id=ca.organization_id,
-            created_by_user=_creator(actor),
-            san_dns_names=list(sans.dns_names) if sans else [],
-            san_ip_addresses=sans.ip_strings() if sans else [],
-            san_email_addresses=list(sans.emails) if sans else [],
-            from_csr=from_csr,
-            renewed_from=renewed_from,
-        )
-        # The certificate and its audit entry in one statement on PostgreSQL (issuance is the
-        # busiest write; the ORM's two INSERTs cost more CPU than the signature).
-        create_audited(
-            obj, _certificates, action=audit_action, actor=actor, organization_id=obj.organization_id,
-            resource_type="certificate",
-            detail=f"{certificate_type} certificate {obj.common_name} serial {obj.serial_number} from CA {ca.name}"
-            + (f", renewing certificate {renewed_from.pk}" if renewed_from else ""),
+    now = timezone.now().replace(microsecond=0)
+    try:
+        not_after, capped = pki.clamp_validity(now, valid_days, ca.not_after)
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    note = _capped_warning("certificate", now, valid_days, not_after) if capped else None
+    if note:
+        warnings.append(note)
+    ca_cert, ca_key = _ca_material(ca)
+    urls = public_urls(ca, request_base)
+    try:
+        cert = pki.build_leaf(
+            certificate_type=certificate_type, subject=subject, public_key=public_key,
+            issuer_cert=ca_cert, issuer_key=ca_key, serial=pki.random_serial(), not_before=now,
+            not_after=not_after, sans=sans, crl_url=urls["crl"], ca_issuers_url=urls["ca_issuers"],
+            ocsp_url=urls["ocsp"],
         )  # fmt: skip
-    return obj, warnings
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    obj = Certificate(
+        common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
+        subject_dn=pki.name_to_rfc4514(subject),
+        certificate_type=certificate_type,
+        key_algorithm=pki.key_spec_of(public_key).algorithm,
+        key_size=pki.key_size_of(public_key),
+        valid_days=(not_after - now).days if note else valid_days,
+        certificate=pki.certificate_to_pem(cert),
+        private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
+        serial_number=pki.serial_to_hex(cert.serial_number),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        issuer=ca,
+        organization_id=ca.organization_id,
+        created_by_user=_creator(actor),
+        san_dns_names=list(sans.dns_names) if sans else [],
+        san_ip_addresses=sans.ip_strings() if sans else [],
+        san_email_addresses=list(sans.emails) if sans else [],
+        from_csr=from_csr,
+        renewed_from=renewed_from,
+    )
+    # The certificate and its audit entry in one statement on PostgreSQL (issuance is the
+    # busiest write; the ORM's two INSERTs cost more CPU than the signature).
+    written = create_audited(
+        obj, _certificates, where=_ca_still_issues(ca.pk), action=audit_action, actor=actor,
+        organization_id=obj.organization_id, resource_type="certificate",
+        detail=f"{certificate_type} certificate {obj.common_name} serial {obj.serial_number} from CA {ca.name}"
+        + (f", renewing certificate {renewed_from.pk}" if renewed_from else ""),
+    )  # fmt: skip
+    return None if written is None else (obj, warnings)
 
 
 _cas = Rows(CertificateAuthority)
@@ -450,12 +464,12 @@ def ca_by_pk(pk: int) -> CertificateAuthority:
     return ca
 
 
-def _ca_locked_for_issuance(pk: int) -> CertificateAuthority | None:
-    """The CA, locked FOR KEY SHARE on PostgreSQL: deleting it or changing it (a child CA's
-    creation closing it to leaves) waits for the issuance, yet issuances under one CA run side by
-    side and do not wait for a revocation's CRL rebuild (NO KEY UPDATE). SQLite serialises writes
-    (`transaction_mode` IMMEDIATE), so there a plain read is enough."""
-    return _cas.one(_CA_BY_PK + (" FOR KEY SHARE" if connection.vendor == "postgresql" else ""), [pk])
+def _ca_still_issues(pk: int) -> tuple[str, list[Any]]:
+    """The condition an issuance's write checks (see `_issue`): the CA exists and takes leaf
+    certificates, locked FOR KEY SHARE on PostgreSQL. SQLite serialises writes (`transaction_mode`
+    IMMEDIATE), so there it needs no lock."""
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    return f"EXISTS (SELECT 1 FROM {_cas.table} c WHERE c.id = %s AND c.allow_leaf_certs{lock})", [pk]  # noqa: S608
 
 
 def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest, request_base: str) -> Issued:

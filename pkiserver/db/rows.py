@@ -8,11 +8,12 @@ instance exactly as the ORM would (time zones, booleans and UUIDs on SQLite incl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Generic, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -100,32 +101,61 @@ class Inserts(Generic[M]):
             )
             return self.saved(obj, cursor.fetchone()[0])
 
-    def insert_with(self, obj: M, other: Inserts[Any], dependent: Model, link: str) -> M:
+    def insert_with(
+        self, obj: M, other: Inserts[Any], dependent: Model, link: str, where: tuple[str, Sequence[Any]] | None = None
+    ) -> M | None:
         """Write `obj`, then `dependent` (an instance of `other`'s model) whose field `link` takes
-        `obj`'s new primary key. One statement on PostgreSQL (the second `INSERT` in a `WITH`
-        reads the first one's id), two elsewhere; call it inside a transaction."""
+        `obj`'s new primary key, both or neither. `where`, an SQL condition and its parameters, is
+        checked by the statement that writes `obj`: when it does not hold, nothing is written and
+        the answer is None. On PostgreSQL this is one statement (the second `INSERT` in a `WITH`
+        reads the first one's id), atomic on its own; elsewhere two, in a transaction."""
         if getattr(dependent, link) is not None:
             raise ValueError(f"{link} is set by insert_with")
+        condition, condition_params = where or ("1 = 1", ())
         if connection.vendor != "postgresql":
-            self.insert(obj)
-            setattr(dependent, link, obj.pk)
-            other.insert(dependent)
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {self.table} ({self.columns}) SELECT {self.placeholders} "
+                    f"WHERE {condition} {self.returning}",
+                    [*self.values(obj), *condition_params],
+                )
+                row = cursor.fetchone()
+                if row is None:
+                    return None
+                self.saved(obj, row[0])
+                setattr(dependent, link, obj.pk)
+                other.insert(dependent)
             return obj
+        # INSERT … SELECT takes its types from the SELECT, not the target: each value is cast to
+        # its column's type (without length, so an overlong value is refused as by VALUES).
         index = [f.attname for f in other.fields].index(link)
         values = other.values(dependent)
-        slots = ["%s"] * len(values)
-        slots[index] = "(SELECT id FROM parent)"
         del values[index]
-        sql = (
-            f"WITH parent AS (INSERT INTO {self.table} ({self.columns}) VALUES ({self.placeholders}) "  # noqa: S608
-            f"RETURNING {connection.ops.quote_name(self.pk.column)} AS id), "
-            f"child AS (INSERT INTO {other.table} ({other.columns}) VALUES ({', '.join(slots)}) {other.returning}) "
-            "SELECT parent.id, child.* FROM parent, child"
-        )
         with connection.cursor() as cursor:
-            cursor.execute(sql, self.values(obj) + values)
-            pk, dependent_pk = cursor.fetchone()
+            cursor.execute(self._with_sql(other, index, condition), [*self.values(obj), *condition_params, *values])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        pk, dependent_pk = row
         self.saved(obj, pk)
         setattr(dependent, link, pk)
         other.saved(dependent, dependent_pk)
         return obj
+
+    @cached_property
+    def _casts(self) -> list[str]:
+        """`CAST(%s AS type)` per field: its column's type, without a length or precision."""
+        return [f"CAST(%s AS {re.sub(r'[(].*[)]', '', f.db_type(connection) or 'text')})" for f in self.fields]
+
+    @lru_cache(maxsize=64)  # noqa: B019 - a few module-level instances, each with a handful of statements
+    def _with_sql(self, other: Inserts[Any], index: int, condition: str) -> str:
+        slots = list(other._casts)
+        slots[index] = "parent.id"
+        return (
+            f"WITH parent AS (INSERT INTO {self.table} ({self.columns}) "  # noqa: S608
+            f"SELECT {', '.join(self._casts)} WHERE {condition} "
+            f"RETURNING {connection.ops.quote_name(self.pk.column)} AS id), "
+            f"child AS (INSERT INTO {other.table} ({other.columns}) SELECT {', '.join(slots)} FROM parent "
+            f"{other.returning}) "
+            "SELECT parent.id, child.* FROM parent, child"
+        )

@@ -82,3 +82,29 @@ def test_insert_with_refuses_a_link_already_set(org_a):
         Inserts(Organization).insert_with(Organization(name="Again"), Inserts(AuditLog), entry, "resource_id")
 
     assert not Organization.objects.filter(name="Again").exists()
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_insert_with_writes_both_rows_or_neither_as_its_condition_says(holds, org_a):
+    org = Organization(name=f"Conditional {holds}", description="")
+    entry = audit_entry(action=AuditAction.ORG_CREATE, resource_type="organization", detail=f"conditional {holds}")
+    where = ("EXISTS (SELECT 1 FROM orgs_organization o WHERE o.id = %s AND o.name = %s)", [org_a.pk, org_a.name])
+    if not holds:
+        where = (where[0], [org_a.pk, "another name"])
+
+    written = Inserts(Organization).insert_with(org, Inserts(AuditLog), entry, "resource_id", where=where)
+
+    assert (written is org) is holds
+    assert Organization.objects.filter(name=org.name).exists() is holds
+    assert AuditLog.objects.filter(detail=f"conditional {holds}").exists() is holds
+    assert (org.pk is not None, entry.pk is not None) == (holds, holds)
+
+
+def test_insert_with_keeps_every_value_as_the_orm_writes_it(admin_a):
+    """On PostgreSQL the values go through INSERT … SELECT with casts; they read back as the ORM's."""
+    ca = create_ca(admin_a, "Casts CA")
+    cert = issue_certificate(admin_a, ca, "casts.example.com", san_dns_names=("casts.example.com", "b.example.com"))
+    stored = Certificate.objects.get(pk=cert.pk)
+
+    for field in Certificate._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(cert, field.attname), field.name

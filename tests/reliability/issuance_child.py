@@ -5,8 +5,10 @@
     python -m tests.reliability.issuance_child report CA SERIAL...  → what the database holds
 
 Settings come from the environment (DATABASE_URL, DATA_DIR, SECRET_KEY, ...). REL_AUDIT_DELAY,
-read only here, makes `issue` sleep inside the issuance transaction: after the certificate row and
-its audit entry are written, before the commit, which is where the test kills it.
+read only here, makes `issue` sleep inside the issuance's transaction: after the certificate row and
+its audit entry are written, before the commit, which is where the test kills it. The child opens
+that transaction itself: on PostgreSQL the server writes both rows in one autocommitted statement,
+which leaves no such moment to kill it in; on SQLite the issuance opens it too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pkiserver.settings")
 django.setup()
+
+from django.db import transaction  # noqa: E402
 
 from accounts.models import Role, User  # noqa: E402
 from audit.models import AuditAction, AuditLog  # noqa: E402
@@ -54,7 +58,8 @@ def issue(user_id: int, ca_id: int) -> None:
     while True:
         name = f"k{os.getpid()}-{n}.kill.example.com"
         data = services.CertRequest(certificate_type="server", common_name=name, subject_dn=f"CN={name}", **FAST_KEY)
-        issued = services.certificate_issue(actor=user, ca=ca, data=data, request_base="http://127.0.0.1")
+        with transaction.atomic():
+            issued = services.certificate_issue(actor=user, ca=ca, data=data, request_base="http://127.0.0.1")
         print(f"issued {issued.obj.pk}", flush=True)
         n += 1
 
