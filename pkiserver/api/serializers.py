@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from rest_framework import relations, serializers
+from rest_framework import ISO_8601, relations, serializers
 from rest_framework.fields import SkipField, is_simple_callable
+from rest_framework.settings import api_settings
 
 
 class FieldsOnceMixin:
@@ -30,6 +32,11 @@ class FieldsOnceMixin:
     instance of the serializer, so no request data is kept); method fields call the method of the
     serializer at hand. A serializer with nested serializers, relations or dotted sources keeps
     DRF's way.
+
+    Timestamps are ISO 8601 in UTC (SPEC), whatever time zone is active: the template's date-time
+    fields are given UTC as their own zone, so DRF does not look up the current zone for every
+    value it reads or writes (a quarter of a page of certificates' time), and the plan writes an
+    aware value with one conversion.
     """
 
     def get_fields(self) -> dict[str, Any]:
@@ -37,6 +44,9 @@ class FieldsOnceMixin:
         template = cls.__dict__.get("_fields_template")
         if template is None:
             template = super().get_fields()  # type: ignore[misc]
+            for field in template.values():
+                if type(field) is serializers.DateTimeField and not hasattr(field, "timezone"):
+                    field.timezone = UTC
             cls._fields_template = template  # type: ignore[attr-defined]
         return {name: _instance_copy(field) for name, field in template.items()}
 
@@ -81,8 +91,27 @@ def _output_plan(cls: type[serializers.Serializer]) -> list[_Step] | bool:
             or len(field.source_attrs) != 1
         ):
             return False
-        steps.append((field.field_name, _reader(field), field.to_representation, None))
+        steps.append((field.field_name, _reader(field), _writer(field), None))
     return steps
+
+
+def _writer(field: serializers.Field) -> Callable[[Any], Any]:
+    """The field's `to_representation`; for a date-time field in UTC and ISO 8601, a shortcut that
+    writes an aware datetime as DRF would (anything else still goes to DRF)."""
+    represent = field.to_representation
+    iso = str(getattr(field, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
+    if type(field) is not serializers.DateTimeField or getattr(field, "timezone", None) is not UTC or not iso:
+        return represent
+
+    def write(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is not None:
+            try:
+                return value.astimezone(UTC).isoformat()[:-6] + "Z"  # always "+00:00" before
+            except OverflowError:
+                pass  # DRF's error
+        return represent(value)
+
+    return write
 
 
 def _reader(field: serializers.Field) -> Callable[[Any], Any]:

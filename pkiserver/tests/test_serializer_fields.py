@@ -3,6 +3,9 @@ output planned once per class, written as DRF writes it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
+
 import pytest
 from django.utils import timezone
 from rest_framework import serializers
@@ -164,3 +167,43 @@ def test_a_mapping_is_read_as_drf_reads_it():
         "expires_in": 5,
     }
     assert vars(Pair)["_output_plan"]
+
+
+# --- timestamps: ISO 8601 in UTC (SPEC), whatever zone is active ------------------------------
+
+
+class Stamped(FieldsOnceMixin, serializers.Serializer):
+    at = serializers.DateTimeField()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 12, 2, 8, 0, tzinfo=UTC),
+        datetime(2026, 12, 2, 8, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 12, 2, 13, 30, tzinfo=dt_timezone(timedelta(hours=5, minutes=30))),
+        datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        datetime(2026, 12, 2, 8, 0),  # naive: DRF's way (made aware in UTC)
+    ],
+    ids=["utc", "microseconds", "offset", "year-1", "naive"],
+)
+def test_a_timestamp_is_written_as_drf_writes_it_in_utc(value):
+    reference = serializers.DateTimeField(default_timezone=UTC)
+
+    assert Stamped({"at": value}).data == {"at": reference.to_representation(value)}
+    assert Stamped({"at": value}).data["at"].endswith("Z")
+
+
+def test_timestamps_stay_in_utc_when_another_zone_is_active(objects):
+    cert = objects[CertificateSerializer][0]
+    with timezone.override("Asia/Kolkata"):
+        planned = CertificateSerializer(cert).data
+        drf = _drf_output(CertificateSerializer(cert), cert)
+
+    assert planned == drf
+    for name in ("not_before", "not_after", "created_at", "updated_at"):
+        assert planned[name].endswith("Z") and planned[name] == cert_time(getattr(cert, name)), name
+
+
+def cert_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
