@@ -1,8 +1,8 @@
 """CA and certificate writes: create, issue, sign, renew, revoke, delete, key export, CRLs.
 
 Each service checks the policy and the payload, calls the x509 layer, saves, and records its
-audit entry in the same transaction. Slow work (key generation) happens before the
-transaction opens, so no lock is held while a key is made.
+audit entry in the same transaction (an issuance on PostgreSQL: in the same statement). Slow work
+(key generation) happens before any write, so no lock is held while a key is made.
 """
 
 from __future__ import annotations
@@ -488,9 +488,8 @@ def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest
     enforce_issuance_policy(
         actor=actor, ca=ca, certificate_type=kind, subject=subject, sans=sans, valid_days=valid_days
     )
-    if not ca.allow_leaf_certs:
-        raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
-    key = pki.generate_private_key(spec)  # slow: before the transaction
+    _check_issuing_ca(ca, kind)  # before the slow key generation; the write checks again
+    key = pki.generate_private_key(spec)  # slow: before the write
     key_pem = pki.private_key_to_pem(key)
     obj, warnings = _issue(
         actor=actor, ca=ca, certificate_type=kind, subject=subject, public_key=key.public_key(), sans=sans,
