@@ -80,6 +80,21 @@ def _ca_certificate(pem: str) -> Any:
     return pki.load_certificate_pem(pem)
 
 
+def _validity_under(
+    issuer: CertificateAuthority, kind: str, now: datetime, valid_days: int, warnings: list[str]
+) -> datetime:
+    """The end of a `kind` that `issuer` signs: `valid_days` from `now`, cut to the issuer's own end
+    (with a note in `warnings`, see `_capped_warning`)."""
+    try:
+        not_after, capped = pki.clamp_validity(now, valid_days, issuer.not_after)
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
+    note = _capped_warning(kind, now, valid_days, not_after) if capped else None
+    if note:
+        warnings.append(note)
+    return not_after
+
+
 def _capped_warning(kind: str, now: datetime, valid_days: int, not_after: datetime) -> str | None:
     """The note for a validity cut to the issuer's end, unless the cut is under a day: a child
     made with the same default right after its parent would otherwise always be 'capped'."""
@@ -154,12 +169,9 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
                 raise Invalid(f"Parent CA {data.parent_ca_id} does not exist.", field="parent_ca_id")
             try:
                 path_length = pki.child_path_length(parent.path_length, data.path_length)
-                not_after, capped = pki.clamp_validity(now, valid_days, parent.not_after)
             except pki.X509Error as exc:
                 raise _x509(exc) from None
-            note = _capped_warning("CA", now, valid_days, not_after) if capped else None
-            if note:
-                warnings.append(note)
+            not_after = _validity_under(parent, "CA", now, valid_days, warnings)
             parent_cert, parent_key = _ca_material(parent)
             urls = public_urls(parent, request_base)
             cert = pki.build_intermediate_ca(
@@ -400,13 +412,7 @@ def _issue_once(
     _check_issuing_ca(ca, certificate_type)
     warnings: list[str] = []
     now = timezone.now().replace(microsecond=0)
-    try:
-        not_after, capped = pki.clamp_validity(now, valid_days, ca.not_after)
-    except pki.X509Error as exc:
-        raise _x509(exc) from None
-    note = _capped_warning("certificate", now, valid_days, not_after) if capped else None
-    if note:
-        warnings.append(note)
+    not_after = _validity_under(ca, "certificate", now, valid_days, warnings)
     ca_cert, ca_key = _ca_material(ca)
     urls = public_urls(ca, request_base)
     try:
@@ -424,7 +430,7 @@ def _issue_once(
         certificate_type=certificate_type,
         key_algorithm=pki.key_spec_of(public_key).algorithm,
         key_size=pki.key_size_of(public_key),
-        valid_days=(not_after - now).days if note else valid_days,
+        valid_days=(not_after - now).days if warnings else valid_days,
         certificate=pki.certificate_to_pem(cert),
         private_key=keystore.encrypt(stored_key_pem) if stored_key_pem else None,
         serial_number=pki.serial_to_hex(cert.serial_number),
