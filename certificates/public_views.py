@@ -32,7 +32,7 @@ def _unknown_ca_is_404(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 @require_safe
 @_unknown_ca_is_404
 def crl(request: HttpRequest, slug: str, pem: bool = False) -> HttpResponse:
-    published = services.crl_current(ca=services.ca_by_slug(slug))
+    published = services.crl_by_slug(slug)
     if pem:
         response = HttpResponse(services.crl_pem(published), content_type="application/x-pem-file")
     else:

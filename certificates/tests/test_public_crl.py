@@ -428,6 +428,21 @@ def test_fetch_cost_does_not_grow_with_the_number_of_entries(public: Client, adm
     assert costs[2] == costs[2000], costs
 
 
+@pytest.mark.parametrize("suffix", ["", ".pem"])
+def test_a_crl_served_before_costs_one_query(public: Client, root: CertificateAuthority, suffix: str) -> None:
+    url = f"/crl/{root.slug}{suffix}"
+    for _ in range(2):  # publish the CRL (the cache fills on commit, never here), read its DER
+        assert public.get(url).status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        answer = public.get(url)
+
+    assert answer.status_code == 200
+    (query,) = [q["sql"] for q in queries]  # the CA of the slug and its CRL's number and dates, joined
+    assert '"certificates_certificateauthority"' in query and '"certificates_revocationlist"' in query
+    assert '"der"' not in query
+
+
 THREADS = 8
 
 
