@@ -26,8 +26,8 @@ def _fail_with(error: Exception) -> Callable[..., None]:
 
 
 ROUTES = {
-    "crl": ("get", "/crl/root-1", services, "ca_by_slug"),
-    "crl-pem": ("get", "/crl/root-1.pem", services, "ca_by_slug"),
+    "crl": ("get", "/crl/root-1", services, "crl_by_slug"),
+    "crl-pem": ("get", "/crl/root-1.pem", services, "crl_by_slug"),
     "ca-certificate": ("get", "/ca/root-1.crt", services, "ca_by_slug"),
     "ocsp": ("post", "/ocsp/root-1", services, "ca_by_slug"),
     "api": ("get", "/api/v1/users/me", BearerAuthentication, "authenticate"),  # its session lookup
@@ -55,7 +55,7 @@ def test_database_errors_answer_503_json(monkeypatch, method, path, owner, name,
 
 
 def test_other_errors_still_answer_500(monkeypatch):
-    monkeypatch.setattr(services, "ca_by_slug", _fail_with(RuntimeError("a bug")))
+    monkeypatch.setattr(services, "crl_by_slug", _fail_with(RuntimeError("a bug")))
 
     response = Client(raise_request_exception=False).get("/crl/root-1")
 
