@@ -25,9 +25,14 @@ class EpochSeconds(models.Func):
         return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s))::bigint", **extra)
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
-        # '%%%%s': once for this template, once for the driver's placeholders: strftime('%s', ...)
+        # '%%%%s': once for this template, once for the driver's placeholders: strftime('%s', ...).
+        # Only the stored text's whole seconds ('YYYY-MM-DD HH:MM:SS'): SQLite's date functions
+        # keep milliseconds and round to them, so '…:42.9996' would count as second 43.
         return self.as_sql(
-            compiler, connection, template="CAST(strftime('%%%%s', %(expressions)s) AS INTEGER)", **extra
+            compiler,
+            connection,
+            template="CAST(strftime('%%%%s', substr(%(expressions)s, 1, 19)) AS INTEGER)",
+            **extra,
         )
 
 

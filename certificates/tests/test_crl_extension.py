@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -107,3 +108,16 @@ def test_extending_reads_no_revoked_row_but_the_new_one(admin_a, root_a):
     # CRL entries are read as (serial, epoch seconds, reason): only the revoked certificate's.
     crl_reads = [q["sql"] for q in queries.captured_queries if "EPOCH" in q["sql"] or "strftime('%s'" in q["sql"]]
     assert len(crl_reads) == 1 and "IN (" in crl_reads[0]
+
+
+@pytest.mark.parametrize("microsecond", [0, 499_999, 999_500, 999_999])
+def test_a_crl_row_keeps_the_whole_second_of_its_revocation(admin_a, root_a, microsecond):
+    """The CRL lists a revocation in its stored second, as OCSP answers it: never rounded up (SQLite's
+    date functions round to milliseconds; 42.9996 s would have been listed as 43)."""
+    cert = issue_certificate(admin_a, root_a, "second.example.com")
+    at = datetime(2026, 12, 2, 9, 42, 42, microsecond, tzinfo=UTC)
+    Certificate.objects.filter(pk=cert.pk).update(revoked_at=at)
+
+    rows = {serial: seconds for serial, seconds, _ in Certificate.objects.crl_rows(root_a.pk)}
+
+    assert rows[cert.serial_number] == int(at.replace(microsecond=0).timestamp())
