@@ -836,6 +836,24 @@ _public_cas = Rows(
 _statuses = Rows(Certificate, alias="c", only={"id", "revoked_at", "revocation_reason_code"})
 
 
+def _ca_joined(joined: Rows[Any], on: str) -> str:
+    """The public columns of a CA by id, and those of `joined` LEFT JOINed `on` a condition
+    (whose parameters come before the id)."""
+    return (
+        f"SELECT {_public_cas.columns}, {joined.columns} FROM {_public_cas.table} a "  # noqa: S608 - model names
+        f"LEFT JOIN {joined.table} {joined.alias} ON {on} WHERE a.id = %s"
+    )
+
+
+def _ca_and_joined(sql: str, joined: Rows[Any], slug: str, params: list[Any]) -> tuple[CertificateAuthority, Any]:
+    """The CA named by `slug` (or 404) and its `joined` row (all None when there is none), read by
+    `sql` (from `_ca_joined`) in one round trip."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, _slug_id(slug)])
+        row = cursor.fetchone()
+    return _ca_public(row, slug), joined.load(row[len(_public_cas.fields) :])
+
+
 def _ca_public(row: Any, slug: str) -> CertificateAuthority:
     """The CA of the first columns of `row` (`_public_cas`), if `slug` names it; else 404."""
     ca = None if row is None else _public_cas.load(row)
@@ -856,19 +874,12 @@ _CA_BY_SLUG = f"SELECT {_public_cas.columns} FROM {_public_cas.table} a WHERE a.
 
 _crl_headers = Rows(RevocationList, alias="r", only={"ca_id", "number", "this_update", "next_update", "entries"})
 # The CA of the slug and its CRL's number and dates, in one round trip.
-_CRL_BY_SLUG = (
-    f"SELECT {_public_cas.columns}, {_crl_headers.columns} FROM {_public_cas.table} a "  # noqa: S608 - model names
-    f"LEFT JOIN {_crl_headers.table} r ON r.ca_id = a.id WHERE a.id = %s"
-)
+_CRL_BY_SLUG = _ca_joined(_crl_headers, "r.ca_id = a.id")
 
 
 def crl_by_slug(slug: str) -> RevocationList:
     """The current CRL (`crl_current`) of the CA named by `slug`, or 404."""
-    with connection.cursor() as cursor:
-        cursor.execute(_CRL_BY_SLUG, [_slug_id(slug)])
-        row = cursor.fetchone()
-    ca = _ca_public(row, slug)
-    header = _crl_headers.load(row[len(_public_cas.fields) :])
+    ca, header = _ca_and_joined(_CRL_BY_SLUG, _crl_headers, slug, [])
     return crl_current(ca=ca, header=None if header.ca_id is None else header)
 
 
@@ -896,20 +907,13 @@ _ocsp_cache_lock = threading.Lock()
 
 # The CA of the slug and its certificate's status, in one round trip (the unique (issuer, serial)
 # index): an OCSP request costs one lookup.
-_OCSP_LOOKUP = (
-    f"SELECT {_public_cas.columns}, {_statuses.columns} FROM {_public_cas.table} a "  # noqa: S608 - model names
-    f"LEFT JOIN {_statuses.table} c ON c.issuer_id = a.id AND c.serial_number = %s WHERE a.id = %s"
-)
+_OCSP_LOOKUP = _ca_joined(_statuses, "c.issuer_id = a.id AND c.serial_number = %s")
 
 
 def _ocsp_lookup(slug: str, serial: str) -> tuple[CertificateAuthority, tuple[datetime | None, int | None] | None]:
     """The CA named by `slug` (or 404) and (revoked_at, reason code) of its certificate with this
     serial, or None when it has none."""
-    with connection.cursor() as cursor:
-        cursor.execute(_OCSP_LOOKUP, [serial, _slug_id(slug)])
-        row = cursor.fetchone()
-    ca = _ca_public(row, slug)
-    status = _statuses.load(row[len(_public_cas.fields) :])
+    ca, status = _ca_and_joined(_OCSP_LOOKUP, _statuses, slug, [serial])
     return ca, None if status.pk is None else (status.revoked_at, status.revocation_reason_code)
 
 
