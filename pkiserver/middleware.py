@@ -39,7 +39,7 @@ class DatabaseUnavailableMiddleware:
         return None
 
 
-CONSOLE_PREFIX = "/admin"  # pkiserver.urls mounts the admin console here
+CONSOLE_PREFIX = "/admin/"  # where pkiserver.urls mounts the admin console
 
 
 class ConsoleSessionMiddleware(SessionMiddleware, AuthenticationMiddleware, MessageMiddleware):

@@ -14,6 +14,7 @@ from orgs.api.views import OrganizationViewSet
 from pkiserver import health
 from pkiserver.api.errors import json_error_view
 from pkiserver.api.routers import OptionalSlashRouter
+from pkiserver.middleware import CONSOLE_PREFIX
 from serviceaccounts.api.views import ServiceAccountViewSet
 
 router = OptionalSlashRouter()
@@ -52,7 +53,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
     *public,
-    path("admin/", admin.site.urls),
+    path(CONSOLE_PREFIX.removeprefix("/"), admin.site.urls),
 ]
 
 handler400 = json_error_view(400, "Bad request.", "bad_request")

@@ -61,3 +61,14 @@ def test_a_console_login_sets_its_session_cookie_and_an_api_answer_sets_none(cli
 
     api = client_for(superuser).get("/api/v1/users/me")
     assert api.status_code == 200 and not api.cookies and "Cookie" not in api.get("Vary", "")
+
+
+@pytest.mark.parametrize("name", ["admin:index", "admin:login", "admin:certificates_certificate_changelist"])
+def test_the_console_is_mounted_where_the_middleware_looks(name, db):
+    from django.urls import reverse
+
+    from pkiserver.middleware import CONSOLE_PREFIX
+
+    path = reverse(name)
+    assert path.startswith(CONSOLE_PREFIX)
+    assert _seen(path) == {"session": True, "user": True, "messages": True}
