@@ -133,7 +133,7 @@ CACHES = {"default": env_cache("CACHE_URL", "dbcache://pkiserver_cache")}
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "accounts.hashers.Argon2PasswordHasher",  # Argon2id with RFC 9106's 64 MiB parameters
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
