@@ -709,7 +709,7 @@ def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None, added:
                 count += 1
                 yield _crl_entry(row)
 
-        der = pki.crl_to_der(pki.build_crl(entries=entries(), **header))
+        der = pki.build_crl_der(entries=entries(), **header)
     fields = {"number": number, "der": der, "this_update": now, "next_update": next_update, "entries": count}
     if not RevocationList.objects.filter(ca_id=ca.pk).update(**fields):
         RevocationList.objects.create(ca_id=ca.pk, **fields)

@@ -22,7 +22,7 @@ from .conftest import issue_certificate
 def signed(monkeypatch) -> list[str]:
     """Which way each CRL was made: 'built' from all rows or 'extended' from the stored one."""
     calls: list[str] = []
-    for name, label in (("build_crl", "built"), ("extend_crl", "extended")):
+    for name, label in (("build_crl_der", "built"), ("extend_crl", "extended")):
         real = getattr(pki, name)
 
         def spy(*, _real: Any = real, _label: str = label, **kwargs: Any) -> Any:

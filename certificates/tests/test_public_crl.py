@@ -44,7 +44,7 @@ def sign_count(monkeypatch) -> list[int]:
 
         return signer
 
-    monkeypatch.setattr(pki, "build_crl", counting(pki.build_crl))
+    monkeypatch.setattr(pki, "build_crl_der", counting(pki.build_crl_der))
     monkeypatch.setattr(pki, "extend_crl", counting(pki.extend_crl))
     return calls
 

@@ -5,7 +5,7 @@ Plain Python: no Django, no settings and no clock; `now`, keys, serials and vali
 
 from __future__ import annotations
 
-from .crl import REASON_NAMES, RevokedEntry, build_crl, crl_to_der, crl_to_pem, extend_crl, parse_reason
+from .crl import REASON_NAMES, RevokedEntry, build_crl, build_crl_der, crl_to_der, crl_to_pem, extend_crl, parse_reason
 from .csr import build_csr, csr_public_key, csr_sans, csr_to_pem, load_csr, verify_csr_signature
 from .errors import (
     InvalidCSR,
@@ -77,6 +77,7 @@ __all__ = [
     "SanSet",
     "X509Error",
     "build_crl",
+    "build_crl_der",
     "build_csr",
     "build_intermediate_ca",
     "build_leaf",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from certificates.x509 import (
     REASON_NAMES,
     RevokedEntry,
     build_crl,
+    build_crl_der,
     certificate_to_pem,
     crl_to_der,
     crl_to_pem,
@@ -232,3 +233,77 @@ def test_extending_something_that_is_not_a_crl_fails(now: datetime, root: Issued
             previous_der=garbage, issuer_cert=root.cert, issuer_key=root.key, added=[], crl_number=2,
             this_update=now, next_update=now + timedelta(hours=1),
         )  # fmt: skip
+
+
+# --- encoding a CRL's entries without an object per entry ---------------------------------------
+
+
+def _edge_entries(now: datetime) -> list[RevokedEntry]:
+    """Entries at the edges of the encoding: serials around byte and sign boundaries up to 159
+    bits, dates with microseconds, on both sides of the UTCTime/GeneralizedTime switch (2050) and
+    in another time zone, and every reason (unspecified among them, which is left out)."""
+    serials = [1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, (1 << 64) + 5, (1 << 159) - 1, 0xC0FFEE]
+    moments = [
+        now,
+        now.replace(microsecond=999_999),
+        datetime(1950, 1, 1, tzinfo=UTC),
+        datetime(2049, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC),
+        datetime(2050, 1, 1, tzinfo=UTC),
+        datetime(2123, 6, 7, 8, 9, 10, tzinfo=UTC),
+        now.astimezone(timezone(timedelta(hours=-5))),
+    ]
+    reasons = [None, *REASON_NAMES.values()]
+    return [
+        RevokedEntry(serial + index * 0x10001, moments[index % len(moments)], reasons[index % len(reasons)])
+        for index in range(77)
+        for serial in [serials[index % len(serials)]]
+        if serial + index * 0x10001 < (1 << 159)  # 70 entries
+    ]
+
+
+@pytest.mark.parametrize("algorithm", ["rsa", "ecdsa", "ed25519"])
+@pytest.mark.parametrize("count", [0, 1, 70])
+def test_build_crl_der_is_build_crl(keys: KeyPool, now: datetime, algorithm: str, count: int):
+    issuer = make_root(keys.get("der-root", algorithm), now)
+    entries = _edge_entries(now)[:count]
+    assert len(entries) == count
+
+    der = build_crl_der(
+        issuer_cert=issuer.cert, issuer_key=issuer.key, entries=iter(entries), crl_number=7,
+        this_update=now - timedelta(minutes=1), next_update=now + timedelta(hours=24),
+    )  # fmt: skip
+
+    crl = x509.load_der_x509_crl(der)
+    built = crl_for(issuer, now, entries)
+    assert crl.is_signature_valid(issuer.cert.public_key())  # type: ignore[arg-type]
+    assert crl.tbs_certlist_bytes == built.tbs_certlist_bytes  # same header and entries, in order
+    if algorithm != "ecdsa":  # deterministic signatures: the very same bytes
+        assert der == crl_to_der(built)
+
+
+def test_openssl_reads_a_crl_built_from_der_entries(tmp_path: Path, keys: KeyPool, now: datetime):
+    issuer = make_root(keys.get("der-openssl", "rsa"), now)
+    entries = [*_edge_entries(now), RevokedEntry(0xC0FFEE0000, now, Reason.ca_compromise)]
+    der = build_crl_der(
+        issuer_cert=issuer.cert, issuer_key=issuer.key, entries=entries, crl_number=9,
+        this_update=now, next_update=now + timedelta(hours=1),
+    )  # fmt: skip
+    crl_file, ca_file = write(tmp_path / "crl.der", der), write(tmp_path / "ca.pem", issuer.pem)
+
+    result = openssl("crl", "-inform", "DER", "-in", crl_file, "-CAfile", ca_file, "-noout", "-text")
+
+    assert result.returncode == 0, result.stderr
+    assert "verify OK" in result.stdout + result.stderr
+    assert "Serial Number: C0FFEE0000" in result.stdout
+    assert result.stdout.count("Serial Number:") == len(entries)
+    assert "CA Compromise" in result.stdout and "Jan  1 00:00:00 2050 GMT" in result.stdout
+
+
+def test_a_100000_entry_crl_from_der_entries(keys: KeyPool, now: datetime) -> None:
+    issuer = make_root(keys.get("der-large", "rsa"), now)
+    entries = _entries(0, 100_000, now)
+    der = build_crl_der(
+        issuer_cert=issuer.cert, issuer_key=issuer.key, entries=iter(entries), crl_number=7,
+        this_update=now - timedelta(minutes=1), next_update=now + timedelta(hours=24),
+    )  # fmt: skip
+    assert der == crl_to_der(crl_for(issuer, now, entries))  # RSA: the very bytes of build_crl
