@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -113,14 +114,10 @@ def extend_crl(
     those of a full rebuild. The caller must know that `previous_der` is this issuer's current CRL
     (signature and entries): it is trusted, not re-verified, apart from its structure.
     """
-    template = crl_to_der(
-        build_crl(
-            issuer_cert=issuer_cert, issuer_key=issuer_key, entries=added, crl_number=crl_number,
-            this_update=this_update, next_update=next_update,
-        )
+    head, new_entries, tail, algorithm = _built_parts(
+        issuer_cert=issuer_cert, issuer_key=issuer_key, entries=added, crl_number=crl_number,
+        this_update=this_update, next_update=next_update,
     )  # fmt: skip
-    tbs, algorithm = _crl_parts(template)
-    head, new_entries, tail = _tbs_parts(tbs)
     old_entries = _tbs_parts(_crl_parts(previous_der)[0])[1]
     return _signed_crl(issuer_key, head, [old_entries, new_entries], tail, algorithm)
 
@@ -144,14 +141,10 @@ def build_crl_der(
     extension when there is a reason other than unspecified), and the whole is signed as
     `extend_crl` signs. For RSA and Ed25519 keys the bytes are exactly those of `build_crl`.
     """
-    template = crl_to_der(
-        build_crl(
-            issuer_cert=issuer_cert, issuer_key=issuer_key, entries=(), crl_number=crl_number,
-            this_update=this_update, next_update=next_update,
-        )
+    head, _, tail, algorithm = _built_parts(
+        issuer_cert=issuer_cert, issuer_key=issuer_key, entries=(), crl_number=crl_number,
+        this_update=this_update, next_update=next_update,
     )  # fmt: skip
-    tbs, algorithm = _crl_parts(template)
-    head, _, tail = _tbs_parts(tbs)
     encoded = bytearray()
     for entry in entries:
         encoded += _entry_der(entry)
@@ -191,6 +184,13 @@ def _entry_der(entry: RevokedEntry) -> bytes:
     if entry.reason is not None:
         body += _REASON_EXTENSIONS.get(entry.reason, b"")  # unspecified: left out
     return _der(0x30, body)
+
+
+def _built_parts(**arguments: Any) -> tuple[bytes, bytes, bytes, bytes]:
+    """`build_crl(**arguments)` in DER, cut into (the tbsCertList's fields before its entries, the
+    entries, the fields after them, the signatureAlgorithm element)."""
+    tbs, algorithm = _crl_parts(crl_to_der(build_crl(**arguments)))
+    return (*_tbs_parts(tbs), algorithm)
 
 
 def _signed_crl(key: PrivateKey, head: bytes, entries: list[bytes | bytearray], tail: bytes, algorithm: bytes) -> bytes:
