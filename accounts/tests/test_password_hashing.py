@@ -8,6 +8,7 @@ from argon2.low_level import verify_secret
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from django.contrib.auth import hashers
 from django.contrib.auth.hashers import check_password, identify_hasher, make_password
+from rest_framework.test import APIClient
 
 from accounts.hashers import Argon2PasswordHasher
 from accounts.tests.test_auth_token import form_login
@@ -48,8 +49,12 @@ def test_a_hash_made_with_djangos_defaults_still_logs_in_and_is_made_again(anon)
     user.refresh_from_db()
     assert user.password == old  # a failed login rewrites nothing
 
-    assert form_login(anon, {"username": "olga", "password": NEW_PASSWORD}).status_code == 200
+    upgrading = form_login(anon, {"username": "olga", "password": NEW_PASSWORD})
+    assert upgrading.status_code == 200
     user.refresh_from_db()
     assert user.password != old
     assert _parameters(user.password)["memory_cost"] == Argon2PasswordHasher.memory_cost
     assert form_login(anon, {"username": "olga", "password": NEW_PASSWORD}).status_code == 200
+    # Making the hash again is not a password change: the session of that login stays open.
+    me = APIClient(HTTP_AUTHORIZATION=f"Bearer {upgrading.json()['access_token']}").get("/api/v1/users/me")
+    assert me.status_code == 200 and me.json()["username"] == "olga"
