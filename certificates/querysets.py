@@ -133,4 +133,4 @@ class CertificateQuerySet(models.QuerySet):
         rows = self.filter(issuer_id=issuer_id, revoked_at__isnull=False).order_by()  # any order will do:
         # the model's `ORDER BY id` would walk the whole table by primary key
         rows = rows.values_list("serial_number", EpochSeconds("revoked_at"), "revocation_reason_code")
-        return rows.iterator(chunk_size=20_000)
+        return rows.iterator(chunk_size=5_000)

@@ -691,25 +691,13 @@ def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None, added:
     now = (now or timezone.now()).replace(microsecond=0)
     previous = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first()
     number = (previous.number if previous else 0) + 1
-    ca_cert, ca_key = _ca_material(ca)
-    next_update = now + timedelta(hours=settings.CRL_VALIDITY_HOURS)
-    header = {
-        "issuer_cert": ca_cert, "issuer_key": ca_key, "crl_number": number, "this_update": now,
-        "next_update": next_update,
-    }  # fmt: skip
+    header = crl_header(ca, number=number, now=now)
     der = _crl_extended(ca, previous, added, header) if previous is not None else None
     if der is not None:
         count = previous.entries + len(added)  # type: ignore[union-attr]
     else:
-        count = 0
-
-        def entries() -> Iterator[pki.RevokedEntry]:
-            nonlocal count
-            for row in Certificate.objects.crl_rows(ca.pk):
-                count += 1
-                yield _crl_entry(row)
-
-        der = pki.build_crl_der(entries=entries(), **header)
+        der, count = crl_from_rows(ca, header)
+    next_update = header["next_update"]
     fields = {"number": number, "der": der, "this_update": now, "next_update": next_update, "entries": count}
     if not RevocationList.objects.filter(ca_id=ca.pk).update(**fields):
         RevocationList.objects.create(ca_id=ca.pk, **fields)
@@ -717,6 +705,29 @@ def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None, added:
     # a later one takes the same number within the same second.
     transaction.on_commit(lambda: _crl_keep((ca.pk, ca.serial_number, number, now), der))
     return RevocationList(ca_id=ca.pk, **fields)
+
+
+def crl_header(ca: CertificateAuthority, *, number: int, now: datetime) -> dict[str, Any]:
+    """The arguments of a CRL of `ca` but its entries: issuer, number, thisUpdate and nextUpdate."""
+    ca_cert, ca_key = _ca_material(ca)
+    return {
+        "issuer_cert": ca_cert, "issuer_key": ca_key, "crl_number": number, "this_update": now,
+        "next_update": now + timedelta(hours=settings.CRL_VALIDITY_HOURS),
+    }  # fmt: skip
+
+
+def crl_from_rows(ca: CertificateAuthority, header: dict[str, Any]) -> tuple[bytes, int]:
+    """A CRL of every revoked certificate of `ca`, built from the rows (streamed as plain tuples,
+    each entry written as DER as it is read) and signed: its DER and its entry count. Not stored."""
+    count = 0
+
+    def entries() -> Iterator[pki.RevokedEntry]:
+        nonlocal count
+        for row in Certificate.objects.crl_rows(ca.pk):
+            count += 1
+            yield _crl_entry(row)
+
+    return pki.build_crl_der(entries=entries(), **header), count
 
 
 def _crl_entry(row: tuple[str, int, int | None]) -> pki.RevokedEntry:

@@ -25,6 +25,7 @@ WORKLOADS = (
     "GET /healthz (no auth), 8 concurrent",
     "GET /users/me (bearer), 8 concurrent",
     "revoke at 500 revoked (CRL rebuild)",
+    "CRL full build memory, ",
     "CRL fetch p50 ratio 500 / 5",
     "list page of 100 @",
     "list query count",
@@ -56,6 +57,8 @@ def test_tiny_run_prints_a_table_and_one_json_line(tmp_path) -> None:
         matching = [r for r in rows if r["workload"].startswith(workload)]
         assert matching, f"no row for {workload!r}: {[r['workload'] for r in rows]}"
         assert all(r["n"] >= 1 for r in matching), matching
+    build = next(r for r in rows if r["workload"].startswith("CRL full build memory"))
+    assert build["value"].endswith(" copies") and float(build["value"].split()[0]) > 0, build
     timed = [r for r in rows if r["p50_ms"] is not None]
     assert timed and all(0 < r["p50_ms"] <= r["p95_ms"] for r in timed), timed
     judged = [r for r in rows if r["target"] and r["passed"] is not None]

@@ -119,7 +119,9 @@ def extend_crl(
         this_update=this_update, next_update=next_update,
     )  # fmt: skip
     old_entries = _tbs_parts(_crl_parts(previous_der)[0])[1]
-    return _signed_crl(issuer_key, head, [old_entries, new_entries], tail, algorithm)
+    entries = bytearray(old_entries)
+    entries += new_entries
+    return _signed_crl(issuer_key, head, entries, tail, algorithm)
 
 
 def build_crl_der(
@@ -148,7 +150,7 @@ def build_crl_der(
     encoded = bytearray()
     for entry in entries:
         encoded += _entry_der(entry)
-    return _signed_crl(issuer_key, head, [encoded], tail, algorithm)
+    return _signed_crl(issuer_key, head, encoded, tail, algorithm)
 
 
 # RFC 5280 §5.3.1 CRLReason codes (7 is not used).
@@ -193,21 +195,23 @@ def _built_parts(**arguments: Any) -> tuple[bytes, bytes, bytes, bytes]:
     return (*_tbs_parts(tbs), algorithm)
 
 
-def _signed_crl(key: PrivateKey, head: bytes, entries: list[bytes | bytearray], tail: bytes, algorithm: bytes) -> bytes:
+def _signed_crl(key: PrivateKey, head: bytes, entries: bytearray, tail: bytes, algorithm: bytes) -> bytes:
     """A CertificateList of a tbsCertList made of `head`, the revokedCertificates list of the
-    `entries` parts (left out when empty) and `tail`, signed with `key`: each byte copied twice."""
-    size = sum(len(part) for part in entries)
-    listed = [_header(0x30, size), *entries] if size else []
-    body = [head, *listed, tail]
-    signed_tbs = b"".join([_header(0x30, sum(len(part) for part in body)), *body])
-    del listed, body
-    signature = _der(0x03, b"\x00" + _sign(key, signed_tbs))
-    return b"".join(
-        [_header(0x30, len(signed_tbs) + len(algorithm) + len(signature)), signed_tbs, algorithm, signature]
-    )
+    `entries` (left out when empty) and `tail`, signed with `key`. It is assembled in `entries`
+    itself, which the caller hands over: the headers go in front of the entries and the rest after
+    them, the signature is made over that buffer, and the returned bytes are the one copy made."""
+    size = len(entries)
+    listed = _header(0x30, size) if size else b""
+    entries[0:0] = _header(0x30, len(head) + len(listed) + size + len(tail)) + head + listed
+    entries += tail  # the whole signed tbsCertList
+    signature = _der(0x03, b"\x00" + _sign(key, entries))
+    entries[0:0] = _header(0x30, len(entries) + len(algorithm) + len(signature))
+    entries += algorithm
+    entries += signature
+    return bytes(entries)
 
 
-def _sign(key: PrivateKey, data: bytes) -> bytes:
+def _sign(key: PrivateKey, data: bytes | bytearray) -> bytes:
     """A signature as `build_crl` makes it: PKCS#1 v1.5 for RSA, ECDSA, or pure Ed25519."""
     digest = signature_hash_for(key)
     if isinstance(key, rsa.RSAPrivateKey):
