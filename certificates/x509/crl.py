@@ -118,8 +118,8 @@ def extend_crl(
         issuer_cert=issuer_cert, issuer_key=issuer_key, entries=added, crl_number=crl_number,
         this_update=this_update, next_update=next_update,
     )  # fmt: skip
-    old_entries = _tbs_parts(_crl_parts(previous_der)[0])[1]
-    entries = bytearray(old_entries)
+    # Cut through a view: the previous entries are copied once, into the new CRL's buffer.
+    entries = bytearray(_tbs_parts(_crl_parts(memoryview(previous_der))[0])[1])
     entries += new_entries
     return _signed_crl(issuer_key, head, entries, tail, algorithm)
 
@@ -221,7 +221,7 @@ def _sign(key: PrivateKey, data: bytes | bytearray) -> bytes:
     return key.sign(data)  # Ed25519
 
 
-def _tlv(data: bytes, offset: int) -> tuple[int, int, int]:
+def _tlv(data: bytes | memoryview, offset: int) -> tuple[int, int, int]:
     """(tag, start of value, end of value) of the DER element at `offset` (one-byte tags)."""
     if offset + 2 > len(data):
         raise ValueError("truncated DER")
@@ -250,7 +250,7 @@ def _der(tag: int, value: bytes) -> bytes:
     return _header(tag, len(value)) + value
 
 
-def _crl_parts(der: bytes) -> tuple[bytes, bytes]:
+def _crl_parts(der: bytes | memoryview) -> tuple[bytes | memoryview, bytes | memoryview]:
     """(the whole tbsCertList element, the signatureAlgorithm element) of a CertificateList."""
     tag, start, end = _tlv(der, 0)
     if tag != 0x30 or end != len(der):
@@ -262,7 +262,7 @@ def _crl_parts(der: bytes) -> tuple[bytes, bytes]:
     return der[start:tbs_end], der[tbs_end:alg_end]
 
 
-def _tbs_parts(tbs: bytes) -> tuple[bytes, bytes, bytes]:
+def _tbs_parts(tbs: bytes | memoryview) -> tuple[bytes | memoryview, bytes | memoryview, bytes | memoryview]:
     """A tbsCertList's contents split around its revokedCertificates list: (the fields before it,
     the list's contents — the entries' DER, back to back — and the fields after it)."""
     tag, start, end = _tlv(tbs, 0)
