@@ -62,6 +62,14 @@ def test_a_console_login_sets_its_session_cookie_and_an_api_answer_sets_none(cli
     api = client_for(superuser).get("/api/v1/users/me")
     assert api.status_code == 200 and not api.cookies and "Cookie" not in api.get("Vary", "")
 
+    # The browser's console session is no credential for the API: the same client, cookie and all,
+    # is refused there (a page elsewhere cannot make the browser call the API as the admin).
+    assert client.cookies[settings.SESSION_COOKIE_NAME].value
+    for path in ("/api/v1/users/me", "/api/v1/certificates/"):
+        refused = client.get(path)
+        assert refused.status_code == 401, (path, refused.content)
+        assert not refused.cookies and "Cookie" not in refused.get("Vary", "")
+
 
 @pytest.mark.parametrize("name", ["admin:index", "admin:login", "admin:certificates_certificate_changelist"])
 def test_the_console_is_mounted_where_the_middleware_looks(name, db):
