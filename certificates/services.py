@@ -656,20 +656,11 @@ def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None, com
     return revoked
 
 
-_REASON_CODES = {
-    "unspecified": 0, "key_compromise": 1, "ca_compromise": 2, "affiliation_changed": 3, "superseded": 4,
-    "cessation_of_operation": 5, "certificate_hold": 6, "remove_from_crl": 8, "privilege_withdrawn": 9,
-    "aa_compromise": 10,
-}  # fmt: skip
-
-
 def _reason_code(flag: Any) -> int | None:
-    return None if flag is None else _REASON_CODES[flag.name]
+    return None if flag is None else pki.REASON_CODES[flag]
 
 
-_REASON_FLAGS: dict[int | None, Any] = {
-    None: None, **{code: pki.REASON_NAMES[name] for name, code in _REASON_CODES.items()}
-}  # fmt: skip
+_REASON_FLAGS: dict[int | None, Any] = {None: None, **{code: flag for flag, code in pki.REASON_CODES.items()}}
 
 
 def _reason_flag(code: int | None) -> Any:

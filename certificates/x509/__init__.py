@@ -5,7 +5,17 @@ Plain Python: no Django, no settings and no clock; `now`, keys, serials and vali
 
 from __future__ import annotations
 
-from .crl import REASON_NAMES, RevokedEntry, build_crl, build_crl_der, crl_to_der, crl_to_pem, extend_crl, parse_reason
+from .crl import (
+    REASON_CODES,
+    REASON_NAMES,
+    RevokedEntry,
+    build_crl,
+    build_crl_der,
+    crl_to_der,
+    crl_to_pem,
+    extend_crl,
+    parse_reason,
+)
 from .csr import build_csr, csr_public_key, csr_sans, csr_to_pem, load_csr, verify_csr_signature
 from .errors import (
     InvalidCSR,
@@ -58,6 +68,7 @@ from .san import SanSet, build_sans
 from .serials import random_serial, serial_from_hex, serial_to_hex
 
 __all__ = [
+    "REASON_CODES",
     "REASON_NAMES",
     "CertificateType",
     "InvalidCSR",

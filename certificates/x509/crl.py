@@ -154,7 +154,8 @@ def build_crl_der(
 
 
 # RFC 5280 §5.3.1 CRLReason codes (7 is not used).
-_REASON_CODES: dict[x509.ReasonFlags, int] = {
+REASON_CODES: dict[x509.ReasonFlags, int] = {
+    x509.ReasonFlags.unspecified: 0,
     x509.ReasonFlags.key_compromise: 1,
     x509.ReasonFlags.ca_compromise: 2,
     x509.ReasonFlags.affiliation_changed: 3,
@@ -166,10 +167,12 @@ _REASON_CODES: dict[x509.ReasonFlags, int] = {
     x509.ReasonFlags.aa_compromise: 10,
 }
 _REASON_OID = bytes.fromhex("0603551d15")  # id-ce-cRLReasons, 2.5.29.21
-# crlEntryExtensions holding only a non-critical reasonCode (DER leaves out critical=FALSE).
+# crlEntryExtensions holding only a non-critical reasonCode (DER leaves out critical=FALSE);
+# none for unspecified, which RFC 5280 §5.3.1 asks to leave out.
 _REASON_EXTENSIONS: dict[x509.ReasonFlags, bytes] = {
     flag: b"\x30\x0c\x30\x0a" + _REASON_OID + b"\x04\x03\x0a\x01" + bytes((code,))
-    for flag, code in _REASON_CODES.items()
+    for flag, code in REASON_CODES.items()
+    if flag is not x509.ReasonFlags.unspecified
 }
 
 
