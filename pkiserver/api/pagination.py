@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from pkiserver.api.serializers import FieldsOnceMixin
+from pkiserver.db.rows import plain_rows
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -63,7 +64,7 @@ class SkipLimitPagination(BasePagination):
         params.is_valid(raise_exception=True)
         skip, limit = params.validated_data["skip"], params.validated_data["limit"]
         self.total = _total(queryset, request)
-        return list(queryset[skip : skip + limit])
+        return list(plain_rows(queryset[skip : skip + limit]))
 
     def get_paginated_response(self, data: Any) -> Response:
         return Response(data, headers={"X-Total-Count": str(self.total)})
