@@ -45,7 +45,7 @@ def test_instances_are_the_orms_field_for_field(certificates, model):
 
 def test_a_made_instance_saves_as_an_update_and_loads_its_relations(certificates):
     ca, issued = certificates
-    cert = list(plain_rows(Certificate.objects.filter(pk=issued[0].pk)))[0]
+    (cert,) = plain_rows(Certificate.objects.filter(pk=issued[0].pk))
 
     assert cert.issuer == ca
     cert.common_name = "renamed.example.com"
