@@ -31,6 +31,7 @@ class Rows(Generic[M]):
         self.alias = alias
         self.fields = [f for f in model._meta.concrete_fields if not only or f.attname in only]
         self.attnames = [f.attname for f in self.fields]
+        self.whole = len(self.fields) == len(model._meta.concrete_fields)  # no field deferred
         self.table = connection.ops.quote_name(model._meta.db_table)
 
     @cached_property
@@ -57,7 +58,7 @@ class Rows(Generic[M]):
             for fn in fns:
                 value = fn(value, col, connection)
             values[i] = value
-        if len(values) == len(self.model._meta.concrete_fields) and plain(self.model):
+        if self.whole and plain(self.model):
             return made(self.model, connection.alias, self.attnames, values)
         return self.model.from_db(connection.alias, self.attnames, values)
 

@@ -105,14 +105,30 @@ def test_rows_load_makes_the_same_instance(certificates):
     assert loaded._state.adding is False
 
 
-def test_a_list_page_is_made_this_way(certificates, client_for, admin_a, monkeypatch):
-    _, issued = certificates
+@pytest.mark.parametrize("filters", ["", "&status=valid", "&status=revoked", "&ca_id={ca}"])
+def test_a_list_page_is_made_this_way(certificates, client_for, admin_a, monkeypatch, filters):
+    ca, issued = certificates
+    expected = {"": issued, "&status=valid": [issued[0], issued[2]], "&status=revoked": [issued[1]]}.get(
+        filters, issued
+    )
     made = []
     original = rows.made
     monkeypatch.setattr(rows, "made", lambda *args: made.append(args[0]) or original(*args))
 
-    response = client_for(admin_a).get(f"{API}?limit=100")
+    response = client_for(admin_a).get(f"{API}?limit=100{filters.format(ca=ca.pk)}")
 
     assert response.status_code == 200
-    assert [c["id"] for c in response.json()] == [c.pk for c in issued]
-    assert made.count(Certificate) == len(issued)
+    assert [c["id"] for c in response.json()] == [c.pk for c in expected]
+    assert made.count(Certificate) == len(expected)
+
+
+def test_a_partial_reader_takes_the_orms_way(certificates, monkeypatch):
+    ca, _ = certificates
+    made = []
+    monkeypatch.setattr(rows, "made", lambda *args: made.append(args))
+    reader = Rows(CertificateAuthority, only={"id", "name"})
+
+    loaded = reader.one(f"SELECT {reader.columns} FROM {reader.table} t WHERE t.id = %s", [ca.pk])
+
+    assert made == []
+    assert (loaded.pk, loaded.name, loaded.get_deferred_fields() >= {"certificate"}) == (ca.pk, ca.name, True)
