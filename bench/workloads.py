@@ -302,12 +302,36 @@ class Bench:
 
     # --- workloads -------------------------------------------------------------------------
 
+    def healthz(self, i: int) -> None:
+        assert self.anon.request("GET", "/healthz").status == 200
+
+    def me(self, i: int) -> None:
+        answer = self.api.request("GET", f"{API}/users/me")
+        assert answer.status == 200, answer.status
+
     def run_signing(self) -> None:
         plan, ca = self.plan, self.ca2048
         floor_op, sign = floors.leaf_sign(ca.material, self.csr_key.public_key()), lambda i: self.sign_csr(ca)
-        warm(floor_op, sign)
-        floor, seq = interleaved([(floor_op, max(plan.csr_seq, 50)), (sign, plan.csr_seq)])
+        warm(floor_op, sign, self.healthz, self.me)
+        # Two requests that do no signing, timed in the same rounds: what any request and any
+        # authenticated one cost on this server before a route's own work, in units of the floor.
+        floor, seq, bare, authed = interleaved(
+            [
+                (floor_op, max(plan.csr_seq, 50)),
+                (sign, plan.csr_seq),
+                (self.healthz, plan.csr_seq),
+                (self.me, plan.csr_seq),
+            ]
+        )
         self.latency_row("sign CSR (RSA-2048 CA), sequential", seq, floor, 5)
+        for label, part in (("GET /healthz, sequential", bare), ("GET /users/me, sequential", authed)):
+            self.latency_row(
+                label,
+                part,
+                floor,
+                target="for information, next to sign CSR",
+                note=f"its p50 in leaf floors; sign CSR takes {_ms(seq.p50 - part.p50):.2f} ms more",
+            )
         conc = concurrent(lambda i: self.sign_csr(ca), 4, n=plan.csr_conc, warmup=2)
         self.throughput_row("sign CSR, 4 concurrent clients", conc, seq, 1.5, "sequential")
 
@@ -346,17 +370,10 @@ class Bench:
         self.throughput_row("OCSP POST, 4 concurrent clients", conc, seq, 1.5, "sequential")
 
     def run_me(self) -> None:
-        def me(i: int) -> None:
-            answer = self.api.request("GET", f"{API}/users/me")
-            assert answer.status == 200, answer.status
-
-        def healthz(i: int) -> None:
-            assert self.anon.request("GET", "/healthz").status == 200
-
         rounds = 2
         totals: dict[str, Samples] = {"me": Samples(clients=8), "healthz": Samples(clients=8)}
         for _ in range(rounds):  # interleaved, so a change in the machine's load hits both alike
-            for name, fn in (("healthz", healthz), ("me", me)):
+            for name, fn in (("healthz", self.healthz), ("me", self.me)):
                 part = concurrent(fn, 8, seconds=self.plan.me_seconds / (2 * rounds), warmup=2)
                 totals[name].latencies += part.latencies
                 totals[name].wall += part.wall

@@ -16,6 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 WORKLOADS = (
     "sign CSR (RSA-2048 CA), sequential",
+    "GET /healthz, sequential",
+    "GET /users/me, sequential",
     "sign CSR, 4 concurrent clients",
     "issue, server RSA-2048 key, sequential",
     "issue, server RSA-2048 key, 4 concurrent",
