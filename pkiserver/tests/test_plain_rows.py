@@ -132,3 +132,14 @@ def test_a_partial_reader_takes_the_orms_way(certificates, monkeypatch):
 
     assert made == []
     assert (loaded.pk, loaded.name, loaded.get_deferred_fields() >= {"certificate"}) == (ca.pk, ca.name, True)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [lambda qs: qs.none(), lambda qs: qs.filter(pk__in=[]), lambda qs: qs[5:5], lambda qs: qs[100:200]],
+    ids=["none", "empty in", "empty slice", "past the end"],
+)
+def test_a_query_with_no_rows_gives_none(certificates, shape):
+    queryset = shape(Certificate.objects.order_by("pk"))
+
+    assert list(plain_rows(queryset)) == list(queryset) == []
