@@ -154,12 +154,18 @@ def env_rate(name: str, default: str) -> str:
     return f"{int(count)}/{period.strip().lower()}"
 
 
+def private_directory(path: Path) -> Path:
+    """Create `path` if missing, readable by this account only (0700, SPEC §11); an existing one is left as it is."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
 def persistent_secret(name: str, path: Path, *, make: Callable[[], str], min_length: int = 0) -> str:
     """Read a secret from the environment, else from `path`, else create it there (mode 0600)."""
     if is_set(name):
         value = env_str(name)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)
         if not path.exists():
             # Write the whole secret to a private temporary file, then link it into place: a
             # process starting beside us sees either no file or a complete one, never a half.

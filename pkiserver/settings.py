@@ -18,6 +18,7 @@ from pkiserver.env import (
     env_str,
     fernet_keys,
     persistent_secret,
+    private_directory,
     random_secret_key,
     read_dotenv,
 )
@@ -47,6 +48,8 @@ REFRESH_TOKEN_EXPIRE_MINUTES = env_int("REFRESH_TOKEN_EXPIRE_MINUTES", 1440, min
 ALGORITHM = env_choice("ALGORITHM", "HS256", {"HS256", "HS384", "HS512"})
 ALLOW_UNAUTHENTICATED_REGISTRATION = env_bool("ALLOW_UNAUTHENTICATED_REGISTRATION", True)
 AUTH_RATE_LIMIT = env_rate("AUTH_RATE_LIMIT", "5/minute")
+# Anonymous registrations (POST /users/) per client address; each costs an Argon2 hash (SPEC §1).
+REGISTRATION_RATE_LIMIT = env_rate("REGISTRATION_RATE_LIMIT", "10/hour")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -74,6 +77,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "pkiserver.api.errors.request_size_limit",  # 413 before any view reads an oversized body
     "django.middleware.common.CommonMiddleware",
+    "pkiserver.middleware.JSONErrorMiddleware",  # 411, 414, and every error outside the console as JSON
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's session, auth and messages middleware, for the admin console's paths only.
     "pkiserver.middleware.ConsoleSessionMiddleware",
@@ -83,6 +87,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "pkiserver.urls"
 WSGI_APPLICATION = "pkiserver.wsgi.application"
 APPEND_SLASH = False  # every API route answers with and without the slash; never redirect
+CSRF_FAILURE_VIEW = "pkiserver.api.errors.csrf_failure"  # JSON outside the console, Django's page in it
 # Largest request body: a CSR or a policy is a few KiB; larger bodies get 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
@@ -116,7 +121,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_directory(DATA_DIR)  # the database goes in it (SPEC §11)
 else:
     # Django's PostgreSQL backend, with a health check that asks the socket before the server.
     DATABASES["default"]["ENGINE"] = "pkiserver.db.postgresql"
@@ -172,12 +177,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["pkiserver.api.permissions.PolicyPermission"],
     "DEFAULT_PAGINATION_CLASS": "pkiserver.api.pagination.SkipLimitPagination",
     "DEFAULT_RENDERER_CLASSES": ["pkiserver.api.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["pkiserver.api.parsers.JSONParser"],  # objects only, bounded depth, no NUL
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "pkiserver.api.negotiation.JSONNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pkiserver.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_THROTTLE_RATES": {"login_user": AUTH_RATE_LIMIT, "login_addr": AUTH_RATE_LIMIT},
+    "DEFAULT_THROTTLE_RATES": {
+        "login_user": AUTH_RATE_LIMIT,
+        "login_addr": AUTH_RATE_LIMIT,
+        "registration": REGISTRATION_RATE_LIMIT,
+    },
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -96,6 +96,7 @@ def live_pkiserver(server_database, tmp_path_factory) -> Iterator[LiveServer]:
         DATA_DIR=str(data_dir),
         DATABASE_URL=server_database,
         AUTH_RATE_LIMIT="1000/minute",
+        REGISTRATION_RATE_LIMIT="1000/minute",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SETTINGS_MODULE="pkiserver.settings",
         PYTHONUNBUFFERED="1",

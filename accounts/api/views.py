@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -24,8 +25,9 @@ from accounts.api.serializers import (
 )
 from accounts.models import CAPABILITY_FLAGS, User
 from accounts.policy import Action
-from accounts.throttling import LoginAddressThrottle, LoginUsernameThrottle
+from accounts.throttling import LoginAddressThrottle, LoginUsernameThrottle, RegistrationThrottle
 from accounts.tokens import session_refresh, session_revoke, sessions_revoke_all
+from pkiserver.api.parsers import JSONParser
 from pkiserver.api.permissions import HumanOnly
 from pkiserver.api.viewsets import PolicyViewSet
 
@@ -45,7 +47,20 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
     }
     object_actions = ("me", "retrieve", "partial_update", "update", "destroy")
 
-    @extend_schema(request=UserCreateSerializer, responses={201: UserSerializer})
+    def get_throttles(self) -> list[BaseThrottle]:
+        # Anonymous registration is throttled per address (SPEC §1); the throttle lets logged-in callers by.
+        return [RegistrationThrottle()] if self.action == "create" else super().get_throttles()
+
+    @extend_schema(
+        request=UserCreateSerializer,
+        responses={
+            201: UserSerializer,
+            429: OpenApiResponse(
+                response={"$ref": "#/components/schemas/Error"},
+                description="Too many anonymous registrations from this address; retry after `Retry-After` seconds.",
+            ),
+        },
+    )
     def create(self, request: Request) -> Response:
         form = UserCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -10,6 +10,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 from certificates.models import Certificate, CertificateAuthority, CertificateStatus, CertificateType, KeyAlgorithm
+from certificates.x509.urls import MAX_LENGTH as MAX_BASE_URL
+from certificates.x509.urls import InvalidURL, normalize_crl_base_url
 from pkiserver.api.serializers import FieldsOnceMixin
 
 MAX_PEM = 64 * 1024
@@ -47,7 +49,8 @@ class CASerializer(FieldsOnceMixin, serializers.ModelSerializer):
         fields = [
             "id", "name", "description", "subject_dn", "key_algorithm", "key_size", "valid_days", "parent_ca_id",
             "path_length", "allow_leaf_certs", "crl_base_url", "certificate", "serial_number", "not_before",
-            "not_after", "slug", "is_root", "organization_id", "created_by_user_id", "created_at", "updated_at",
+            "not_after", "slug", "is_root", "organization_id", "created_by_user_id", "revoked_at", "revocation_reason",
+            "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -78,7 +81,19 @@ class CACreateSerializer(FieldsOnceMixin, serializers.Serializer):
     parent_ca_id = serializers.IntegerField(required=False, allow_null=True)
     path_length = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=32)
     allow_leaf_certs = serializers.BooleanField(required=False, allow_null=True, default=None)
-    crl_base_url = serializers.URLField(required=False, allow_null=True, allow_blank=True, max_length=500)
+    crl_base_url = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=MAX_BASE_URL,
+        help_text="An http(s) URL; an internationalized host is stored in its A-label (xn--) form.",
+    )
+
+    def validate_crl_base_url(self, value: str | None) -> str | None:
+        try:
+            return normalize_crl_base_url(value)
+        except InvalidURL as exc:
+            raise ValidationError(exc.message) from None
 
 
 class CertificateSerializer(FieldsOnceMixin, serializers.ModelSerializer):
@@ -163,6 +178,19 @@ class RevokeSerializer(FieldsOnceMixin, serializers.Serializer):
 
 class RenewSerializer(FieldsOnceMixin, serializers.Serializer):
     csr = PemField(required=False, allow_null=True)
+
+
+class Pkcs12Serializer(FieldsOnceMixin, serializers.Serializer):
+    """The PKCS#12 export's password, from the JSON body (POST) or the query string (GET)."""
+
+    password = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,  # a password's spaces are part of it
+        max_length=1024,
+        help_text="Password protecting the PKCS#12 file; empty or absent for an unencrypted file.",
+    )
 
 
 class CertificateListFilter(FieldsOnceMixin, serializers.Serializer):

@@ -25,6 +25,7 @@ from certificates.api.serializers import (
     CertificateListFilter,
     CertificateSerializer,
     CertificateWithKeySerializer,
+    Pkcs12Serializer,
     RenewSerializer,
     RevokeSerializer,
     SignCSRSerializer,
@@ -59,8 +60,9 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
         "chain": Action.CA_VIEW,
         "children": Action.CA_VIEW,
         "private_key": Action.CA_EXPORT_KEY,
+        "revoke": Action.CA_REVOKE,
     }
-    object_actions = ("create", "retrieve", "destroy", "chain", "children", "private_key")
+    object_actions = ("create", "retrieve", "destroy", "chain", "children", "private_key", "revoke")
 
     @extend_schema(
         request=CACreateSerializer,
@@ -97,6 +99,15 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
     def children(self, request: Request, pk: str) -> Response:
         ca = self.get_object()
         return Response(CASerializer(ca.children.order_by("id"), many=True).data)
+
+    @extend_schema(request=RevokeSerializer, responses=CASerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        ca = self.get_object()
+        form = RevokeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        ca = services.ca_revoke(actor=request.user, ca=ca, reason=form.validated_data.get("reason"))
+        return Response(CASerializer(ca).data)
 
     @extend_schema(responses=CAWithKeySerializer)
     @action(detail=True, methods=["get"], url_path="private-key")
@@ -293,14 +304,26 @@ class CertificateExportViewSet(PolicyViewSet):
         return pem_download(key, f"certificate_{cert.pk}_private_key.pem")
 
     @extend_schema(
-        parameters=[OpenApiParameter("password", str, description="Password protecting the PKCS#12 file")],
+        methods=["GET"],
+        parameters=[
+            OpenApiParameter(
+                "password", str, description="Password protecting the PKCS#12 file (at most 1024 characters)"
+            )
+        ],
         responses={(200, "application/x-pkcs12"): OpenApiTypes.BINARY},
+        description="Prefer POST: a password in the URL ends up in access logs and browser history.",
     )
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        methods=["POST"],
+        request=Pkcs12Serializer,
+        responses={(200, "application/x-pkcs12"): OpenApiTypes.BINARY},
+        description="The same PKCS#12 file, with the password in the JSON body instead of the URL.",
+    )
+    @action(detail=True, methods=["get", "post"])
     def pkcs12(self, request: Request, pk: str) -> HttpResponse:
         cert = get_object_or_404(Certificate.objects.select_related("issuer"), pk=pk)
-        password = request.query_params.get("password")
-        if password is not None and len(password) > 1024:
-            raise Invalid("password is too long.", field="password")
+        form = Pkcs12Serializer(data=request.data if request.method == "POST" else request.query_params)
+        form.is_valid(raise_exception=True)
+        password = form.validated_data.get("password")
         blob = services.certificate_pkcs12(actor=request.user, cert=cert, password=password)
         return pem_download(blob, f"certificate_{cert.pk}.p12", content_type="application/x-pkcs12")

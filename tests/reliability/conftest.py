@@ -147,6 +147,7 @@ def server_env(tmp_path_factory) -> dict[str, str]:
         SECRET_KEY=secrets.token_urlsafe(50),
         PRIVATE_KEY_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         AUTH_RATE_LIMIT="10000/minute",
+        REGISTRATION_RATE_LIMIT="10000/minute",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         NUM_PROXIES="1",  # tests give each client its own address in X-Forwarded-For
         DJANGO_SETTINGS_MODULE="pkiserver.settings",

@@ -23,6 +23,7 @@ PRIVATE_KEY_ROUTES = [
     ("GET", re.compile(r"/api/v1/(cas|certificates)/[0-9]+/private-key/?")),
     ("GET", re.compile(r"/api/v1/export/(ca|certificate)/[0-9]+/private-key/?")),
     ("GET", re.compile(r"/api/v1/export/certificate/[0-9]+/pkcs12/?")),
+    ("POST", re.compile(r"/api/v1/export/certificate/[0-9]+/pkcs12/?")),
     ("POST", re.compile(r"/admin/certificates/certificate/[0-9]+/private-key/")),  # the console's audited download
 ]
 
