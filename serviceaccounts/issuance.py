@@ -9,6 +9,11 @@ to case. `*` may only be the whole leftmost label and stands for exactly one lab
 letters, digits, `-` and `_` (or a literal `*`, so `*.svc.example.com` may be issued under
 the pattern `*.svc.example.com`): it matches `a.svc.example.com`, never
 `a.b.svc.example.com` nor `svc.example.com`.
+
+DNS names, in patterns and in requests, compare in IDNA 2008 form (UTS #46, non-transitional):
+`*.bücher.example` is stored as `*.xn--bcher-kva.example` and matches `WWW.BÜCHER.example`,
+while `straße.example` never matches `strasse.example`. A name or pattern shaped like an
+internationalized DNS name that IDNA 2008 refuses (`xn--zz.example`) is refused or matches nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+from certificates.x509.san import IDNAError, idna_labels, looks_like_idn
 
 MAX_ENTRIES = 1000
 MAX_PATTERN_LENGTH = 253
 
-_DNS_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 _WILDCARD_LABEL_RE = re.compile(r"\*|[a-z0-9_-]{1,63}", re.ASCII)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -84,33 +91,30 @@ def _unique(values: Iterable[object]) -> list:
 
 
 def normalize_pattern(pattern: str, *, field: str, dns: bool) -> str:
-    """A pattern in its stored form (lower case, DNS labels as IDNA A-labels), or PolicyInvalid."""
+    """A pattern in its stored form (lower case, DNS labels as IDNA 2008 A-labels), or PolicyInvalid.
+
+    A `cn_patterns` entry is plain text unless shaped like an internationalized DNS name."""
     error = f"{pattern!r} is not a valid pattern"
     if not pattern:
         raise PolicyInvalid(field, "patterns must not be empty.")
     if len(pattern) > MAX_PATTERN_LENGTH or _CONTROL_RE.search(pattern):
         raise PolicyInvalid(field, f"{error}.")
-    labels = pattern.lower().split(".")
-    out = []
+    if dns or looks_like_idn(pattern):
+        try:
+            labels = idna_labels(pattern)
+        except IDNAError as exc:
+            raise PolicyInvalid(field, f"{error}: {exc}.") from None
+    else:
+        labels = pattern.lower().split(".")
     for index, label in enumerate(labels):
         if not label:
             raise PolicyInvalid(field, f"{error}: empty label.")
-        if "*" in label:
-            if label != "*" or index != 0:
-                raise PolicyInvalid(field, f"{error}: '*' may only be the whole leftmost label.")
-            out.append(label)
-            continue
-        if dns:
-            try:
-                label = label.encode("idna").decode("ascii")
-            except UnicodeError:
-                raise PolicyInvalid(field, f"{error}: {label!r} is not a DNS label.") from None
-            if not _DNS_LABEL_RE.fullmatch(label):
-                raise PolicyInvalid(
-                    field, f"{error}: labels are 1-63 letters, digits or hyphens, not starting or ending with one."
-                )
-        out.append(label)
-    return ".".join(out)
+        if "*" in label and (label != "*" or index != 0):
+            raise PolicyInvalid(field, f"{error}: '*' may only be the whole leftmost label.")
+    normalized = ".".join(labels)
+    if len(normalized) > MAX_PATTERN_LENGTH:
+        raise PolicyInvalid(field, f"{error}: longer than {MAX_PATTERN_LENGTH} characters as A-labels.")
+    return normalized
 
 
 def normalize_domain(domain: str, *, field: str) -> str:
@@ -182,17 +186,30 @@ def validate_rules(
 
 def pattern_matches(pattern: str, name: str) -> bool:
     """Whether `name` fits `pattern` (a stored, normalised pattern); case does not matter."""
-    wanted = pattern.lower().split(".")
-    labels = name.strip().lower().split(".")
-    if len(wanted) != len(labels):
+    wanted, given = _comparable(pattern), _comparable(name)
+    if wanted is None or given is None:
         return False
-    for want, label in zip(wanted, labels, strict=True):
+    labels = given.split(".")
+    wanted_labels = wanted.split(".")
+    if len(wanted_labels) != len(labels):
+        return False
+    for want, label in zip(wanted_labels, labels, strict=True):
         if want == "*":
             if not _WILDCARD_LABEL_RE.fullmatch(label):
                 return False
         elif want != label:
             return False
     return True
+
+
+@lru_cache(maxsize=4096)  # a policy's patterns are compared with every name of every request
+def _comparable(text: str) -> str | None:
+    """A DNS name in IDNA 2008 form, other text lower-cased; None for a broken internationalized name."""
+    text = text.strip()
+    try:
+        return ".".join(idna_labels(text))
+    except IDNAError:
+        return None if looks_like_idn(text) else text.lower()
 
 
 def matches_any(patterns: Iterable[str], name: str) -> bool:
@@ -213,9 +230,10 @@ def ip_allowed(cidrs: Iterable[str], address: str) -> bool:
 
 def email_allowed(domains: Iterable[str], email: str) -> bool:
     local, at, domain = email.strip().rpartition("@")
-    if not at or not local:
+    wanted = _comparable(domain)
+    if not at or not local or wanted is None:
         return False
-    return domain.lower() in {d.lower() for d in domains}
+    return wanted in {_comparable(d) for d in domains}
 
 
 def evaluate(rules: PolicyRules, request: IssuanceRequest) -> Violation | None:

@@ -16,7 +16,7 @@ from .crl import (
     extend_crl,
     parse_reason,
 )
-from .csr import build_csr, csr_public_key, csr_sans, csr_to_pem, load_csr, verify_csr_signature
+from .csr import build_csr, certificate_subject, csr_public_key, csr_sans, csr_subject, csr_to_pem, load_csr, verify_csr_signature
 from .errors import (
     InvalidCSR,
     InvalidKeySpec,
@@ -53,7 +53,16 @@ from .keys import (
     public_key_fingerprint,
     signature_hash_for,
 )
-from .names import common_name_of, name_to_rfc4514, parse_slug, parse_subject, slugify_ca
+from .names import (
+    check_attribute,
+    check_subject,
+    common_name_of,
+    name_to_rfc4514,
+    parse_slug,
+    parse_subject,
+    slugify_ca,
+    subject_emails,
+)
 from .ocsp import (
     OCSPLookup,
     OCSPStatus,
@@ -98,6 +107,9 @@ __all__ = [
     "certificate_to_der",
     "certificate_to_pem",
     "chain_pem",
+    "check_attribute",
+    "certificate_subject",
+    "check_subject",
     "child_path_length",
     "clamp_validity",
     "common_name_of",
@@ -105,6 +117,7 @@ __all__ = [
     "crl_to_pem",
     "csr_public_key",
     "csr_sans",
+    "csr_subject",
     "csr_to_pem",
     "extend_crl",
     "generate_private_key",
@@ -129,6 +142,7 @@ __all__ = [
     "serial_to_hex",
     "signature_hash_for",
     "slugify_ca",
+    "subject_emails",
     "to_pkcs12",
     "verify_csr_signature",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 from cryptography import x509
@@ -46,6 +47,28 @@ def csr_public_key(csr: x509.CertificateSigningRequest) -> PublicKey:
         raise InvalidCSR(f"The CSR's key is not accepted: {message}") from exc
     assert isinstance(key, PublicKey)
     return key
+
+
+def csr_subject(csr: x509.CertificateSigningRequest) -> x509.Name:
+    """The CSR's subject as cryptography reads it; InvalidCSR when it cannot be read at all.
+
+    Unchecked: pass it through `check_subject`. cryptography warns of the over-long values it
+    reads (a CN past 64 bytes, a C that is not two characters); check_subject refuses those.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Attribute's length", category=UserWarning)
+            return csr.subject
+    except (ValueError, TypeError) as exc:  # TypeError: a BitString value under another type than x500UniqueIdentifier
+        raise InvalidCSR("The CSR's subject cannot be parsed.") from exc
+
+
+def certificate_subject(cert: x509.Certificate) -> x509.Name:
+    """A stored certificate's subject, read as `csr_subject` reads a CSR's (for renewals, which
+    pass it through `check_subject` again: a certificate made before those rules may break them)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Attribute's length", category=UserWarning)
+        return cert.subject
 
 
 def csr_sans(csr: x509.CertificateSigningRequest) -> tuple[list[str], list[str], list[str]]:

@@ -1,14 +1,17 @@
-"""Distinguished names (RFC 4514 strings) and the public URL slugs of CAs."""
+"""Distinguished names: RFC 4514 strings, RFC 5280's rules for a subject, and the public URL slugs of CAs."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from .errors import InvalidSubject
+from .errors import InvalidSAN, InvalidSubject
+from .san import IDNAError, dns_name, normalize_email
 
 _ATTRIBUTES: dict[str, ObjectIdentifier] = {
     "cn": NameOID.COMMON_NAME,
@@ -52,17 +55,6 @@ _RFC4514_NAMES = {
     NameOID.SURNAME: "SN",
 }
 
-# RFC 5280 Appendix A upper bounds.
-_MAX_LENGTH = {
-    NameOID.COMMON_NAME: 64,
-    NameOID.ORGANIZATION_NAME: 64,
-    NameOID.ORGANIZATIONAL_UNIT_NAME: 64,
-    NameOID.LOCALITY_NAME: 128,
-    NameOID.STATE_OR_PROVINCE_NAME: 128,
-    NameOID.TITLE: 64,
-    NameOID.SERIAL_NUMBER: 64,
-    NameOID.EMAIL_ADDRESS: 255,
-}
 _MAX_DN_LENGTH = 4096
 
 _OID_RE = re.compile(r"(?:oid\.)?([0-2](?:\.(?:0|[1-9][0-9]*))+)", re.IGNORECASE)
@@ -108,6 +100,199 @@ def common_name_of(name: x509.Name) -> str | None:
         return None
     value = values[-1].value
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+# --- RFC 5280's rules for every subject that reaches a certificate ---------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    label: str  # how messages name the attribute
+    syntax: _ASN1Type  # UTF8String stands for DirectoryString (UTF8String or PrintableString)
+    max_length: int | None  # RFC 5280 Appendix A (and X.520, PKCS #9, RFC 3739) upper bounds
+    pattern: re.Pattern[str] | None = None
+    expected: str = ""  # what `pattern` wants, for the message
+
+
+_DIRECTORY, _PRINTABLE, _IA5 = _ASN1Type.UTF8String, _ASN1Type.PrintableString, _ASN1Type.IA5String
+_UB_NAME = 32768
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_TWO_LETTERS = "a two-letter code such as US"
+_RULES: dict[ObjectIdentifier, _Rule] = {
+    NameOID.COMMON_NAME: _Rule("CN", _DIRECTORY, 64),
+    NameOID.ORGANIZATION_NAME: _Rule("O", _DIRECTORY, 64),
+    NameOID.ORGANIZATIONAL_UNIT_NAME: _Rule("OU", _DIRECTORY, 64),
+    NameOID.LOCALITY_NAME: _Rule("L", _DIRECTORY, 128),
+    NameOID.STATE_OR_PROVINCE_NAME: _Rule("ST", _DIRECTORY, 128),
+    NameOID.STREET_ADDRESS: _Rule("STREET", _DIRECTORY, 128),
+    NameOID.TITLE: _Rule("title", _DIRECTORY, 64),
+    NameOID.GIVEN_NAME: _Rule("GN", _DIRECTORY, _UB_NAME),
+    NameOID.SURNAME: _Rule("SN", _DIRECTORY, _UB_NAME),
+    NameOID.INITIALS: _Rule("initials", _DIRECTORY, _UB_NAME),
+    NameOID.GENERATION_QUALIFIER: _Rule("generationQualifier", _DIRECTORY, _UB_NAME),
+    ObjectIdentifier("2.5.4.41"): _Rule("name", _DIRECTORY, _UB_NAME),
+    NameOID.PSEUDONYM: _Rule("pseudonym", _DIRECTORY, 128),
+    NameOID.BUSINESS_CATEGORY: _Rule("businessCategory", _DIRECTORY, 128),
+    NameOID.POSTAL_CODE: _Rule("postalCode", _DIRECTORY, 40),
+    NameOID.ORGANIZATION_IDENTIFIER: _Rule("organizationIdentifier", _DIRECTORY, None),
+    NameOID.USER_ID: _Rule("UID", _DIRECTORY, 256),
+    NameOID.JURISDICTION_LOCALITY_NAME: _Rule("jurisdictionL", _DIRECTORY, 128),
+    NameOID.JURISDICTION_STATE_OR_PROVINCE_NAME: _Rule("jurisdictionST", _DIRECTORY, 128),
+    NameOID.UNSTRUCTURED_NAME: _Rule("unstructuredName", _DIRECTORY, 255),
+    ObjectIdentifier("1.2.840.113549.1.9.8"): _Rule("unstructuredAddress", _DIRECTORY, 255),
+    ObjectIdentifier("1.3.6.1.5.5.7.9.2"): _Rule("placeOfBirth", _DIRECTORY, _UB_NAME),
+    NameOID.COUNTRY_NAME: _Rule("C", _PRINTABLE, 2, _COUNTRY, _TWO_LETTERS),
+    NameOID.JURISDICTION_COUNTRY_NAME: _Rule("jurisdictionC", _PRINTABLE, 2, _COUNTRY, _TWO_LETTERS),
+    ObjectIdentifier("1.3.6.1.5.5.7.9.4"): _Rule("countryOfCitizenship", _PRINTABLE, 2, _COUNTRY, _TWO_LETTERS),
+    ObjectIdentifier("1.3.6.1.5.5.7.9.5"): _Rule("countryOfResidence", _PRINTABLE, 2, _COUNTRY, _TWO_LETTERS),
+    ObjectIdentifier("1.3.6.1.5.5.7.9.3"): _Rule("gender", _PRINTABLE, 1, re.compile("[MFmf]"), "M or F"),
+    NameOID.SERIAL_NUMBER: _Rule("serialNumber", _PRINTABLE, 64),
+    NameOID.DN_QUALIFIER: _Rule("dnQualifier", _PRINTABLE, None),
+    NameOID.EMAIL_ADDRESS: _Rule("emailAddress", _IA5, 255),
+    NameOID.DOMAIN_COMPONENT: _Rule("DC", _IA5, 63),
+}
+# Attribute types whose values are not text (or are secrets) have no place in a subject.
+_REFUSED = {
+    NameOID.X500_UNIQUE_IDENTIFIER: "x500UniqueIdentifier",
+    NameOID.POSTAL_ADDRESS: "postalAddress",
+    ObjectIdentifier("1.3.6.1.5.5.7.9.1"): "dateOfBirth",
+    ObjectIdentifier("1.2.840.113549.1.9.7"): "challengePassword",
+    ObjectIdentifier("1.2.840.113549.1.9.9"): "extendedCertificateAttributes",
+    ObjectIdentifier("1.2.840.113549.1.9.14"): "extensionRequest",
+    ObjectIdentifier("1.2.840.113549.1.9.25.2"): "pkcs15Token",
+    ObjectIdentifier("1.2.840.113549.1.9.25.5"): "encryptedPrivateKeyInfo",
+    ObjectIdentifier("2.16.840.1.113730.3.1.216"): "userPKCS12",
+}
+_TEXT_TYPES = frozenset(
+    {
+        _ASN1Type.UTF8String, _ASN1Type.PrintableString, _ASN1Type.IA5String, _ASN1Type.T61String,
+        _ASN1Type.BMPString, _ASN1Type.UniversalString, _ASN1Type.VisibleString, _ASN1Type.NumericString,
+    }
+)  # fmt: skip
+_CN_MAX_UTF8_BYTES = 64  # cryptography writes no CN past 64 bytes of UTF-8
+
+
+def check_subject(name: x509.Name, *, field: str = "subject_dn", email_allowed: bool = True) -> x509.Name:
+    """`name` as a certificate may carry it, or InvalidSubject naming the attribute that breaks
+    RFC 5280's rules (and what pkilint checks of them).
+
+    Each value is text, not empty, free of control characters and lone surrogates, and within its
+    attribute's upper bound; C is two letters, serialNumber printable, emailAddress a mailbox
+    address, and the DCs together spell a domain name; no RDN repeats a type. A value in the
+    wrong string type is re-encoded when its content allows the right one: emailAddress and DC
+    as IA5String, C and serialNumber as PrintableString, the others as UTF8String (PrintableString
+    kept). C is upper-cased and an emailAddress's domain lower-cased (as its email SAN is written).
+    `email_allowed=False` refuses emailAddress: RFC 5280 wants it repeated as an email SAN.
+    """
+    rdns = []
+    for rdn in name.rdns:
+        attributes = [_checked_attribute(a.oid, a.value, a._type, field, email_allowed) for a in rdn]
+        oids = [attribute.oid for attribute in attributes]
+        if len(set(oids)) != len(oids):
+            label = _label(next(oid for oid in oids if oids.count(oid) > 1))
+            raise InvalidSubject(f"A multi-valued RDN repeats {label}: give each value its own RDN.", field=field)
+        rdns.append(x509.RelativeDistinguishedName(attributes))
+    checked = x509.Name(rdns)
+    _check_domain_components(checked, field)
+    if len(name_to_rfc4514(checked)) > _MAX_DN_LENGTH:
+        raise InvalidSubject(f"The subject DN is longer than {_MAX_DN_LENGTH} characters.", field=field)
+    return checked
+
+
+def check_attribute(oid: ObjectIdentifier, value: str, *, field: str) -> x509.NameAttribute[str]:
+    """One attribute (such as a request's `common_name`) checked as `check_subject` checks it."""
+    return _checked_attribute(oid, value, None, field, email_allowed=True)
+
+
+def subject_emails(name: x509.Name) -> list[str]:
+    """The subject's emailAddress values (RFC 5280 wants each repeated as an email SAN)."""
+    return [str(a.value) for a in name.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
+
+
+def _label(oid: ObjectIdentifier) -> str:
+    rule = _RULES.get(oid)
+    return rule.label if rule is not None else _REFUSED.get(oid, oid.dotted_string)
+
+
+def _checked_attribute(
+    oid: ObjectIdentifier, value: object, asn1_type: _ASN1Type | None, field: str, email_allowed: bool
+) -> x509.NameAttribute[str]:
+    label = _label(oid)
+    if oid in _REFUSED:
+        raise InvalidSubject(f"{label} cannot be part of a certificate subject.", field=field)
+    if not isinstance(value, str) or (asn1_type is not None and asn1_type not in _TEXT_TYPES):
+        raise InvalidSubject(f"The value of {label} is not a character string.", field=field)
+    if not value:
+        raise InvalidSubject(f"The attribute {label} has an empty value.", field=field)
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise InvalidSubject(f"The value of {label} contains control characters or lone surrogates.", field=field)
+    rule = _RULES.get(oid)
+    if rule is None:  # a type RFC 5280 does not define: any text, as a DirectoryString (as pkilint reads it)
+        rule = _Rule(oid.dotted_string, _DIRECTORY, None)
+    if rule.pattern is not None and not rule.pattern.fullmatch(value):
+        raise InvalidSubject(f"{label} must be {rule.expected}, not {value[:8]!r}.", field=field)
+    if rule.max_length is not None and len(value) > rule.max_length:
+        raise InvalidSubject(f"The value of {label} is longer than {rule.max_length} characters.", field=field)
+    if oid == NameOID.COMMON_NAME and len(value.encode("utf-8")) > _CN_MAX_UTF8_BYTES:
+        raise InvalidSubject(f"The value of {label} is longer than {_CN_MAX_UTF8_BYTES} bytes in UTF-8.", field=field)
+    if rule.syntax is _PRINTABLE and not _PRINTABLE_RE.fullmatch(value):
+        raise InvalidSubject(
+            f"The value of {label} may only contain letters, digits, spaces and '()+,-./:=? (PrintableString).",
+            field=field,
+        )
+    if rule.syntax is _IA5 and not value.isascii():
+        hint = " (write an internationalized label as its xn-- A-label)" if oid == NameOID.DOMAIN_COMPONENT else ""
+        raise InvalidSubject(f"The value of {label} must be ASCII (IA5String){hint}.", field=field)
+    if oid == NameOID.EMAIL_ADDRESS:
+        value = _checked_email(value, field, email_allowed)
+    if rule.pattern is _COUNTRY:
+        value = value.upper()
+    if rule.syntax is _DIRECTORY:
+        kept = asn1_type is _ASN1Type.PrintableString and _PRINTABLE_RE.fullmatch(value)
+        return x509.NameAttribute(oid, value, _ASN1Type.PrintableString if kept else _ASN1Type.UTF8String)
+    return x509.NameAttribute(oid, value, rule.syntax)
+
+
+def _checked_email(value: str, field: str, email_allowed: bool) -> str:
+    if not email_allowed:
+        raise InvalidSubject(
+            "emailAddress cannot be part of this subject: RFC 5280 wants it repeated as an email SAN, "
+            "and this certificate carries none.",
+            field=field,
+        )
+    try:
+        email = normalize_email(value, field=field)
+    except InvalidSAN as exc:
+        raise InvalidSubject(f"emailAddress: {exc.message}", field=field) from None
+    if not _has_top_level_domain(email.rpartition("@")[2]):
+        raise InvalidSubject(f"emailAddress: {value!r} needs a domain of two labels or more.", field=field)
+    return email
+
+
+def _check_domain_components(name: x509.Name, field: str) -> None:
+    """The DCs, most specific first, must spell a domain name (one label each), as pkilint reads them."""
+    labels = [str(a.value) for a in reversed(list(name)) if a.oid == NameOID.DOMAIN_COMPONENT]
+    if not labels:
+        return
+    if any("." in label for label in labels):
+        raise InvalidSubject("Each DC holds one label: write DC=example,DC=com, not DC=example.com.", field=field)
+    domain = ".".join(labels)
+    try:
+        ascii_domain = dns_name(domain, wildcard=False)
+    except IDNAError as exc:
+        message = f"The DC attributes do not spell a valid domain name ({domain!r}): {exc}."
+        raise InvalidSubject(message, field=field) from None
+    if not _has_top_level_domain(ascii_domain):
+        raise InvalidSubject(
+            f"The DC attributes must spell a domain of two labels or more, such as DC=example,DC=com, not {domain!r}.",
+            field=field,
+        )
+
+
+def _has_top_level_domain(domain: str) -> bool:
+    """Two labels or more, the last of two characters or more ending in a letter (pkilint's domain test)."""
+    labels = domain.split(".")
+    return len(labels) >= 2 and len(labels[-1]) >= 2 and labels[-1][-1].isalpha()
 
 
 def slugify(value: str) -> str:
@@ -230,7 +415,7 @@ def _checked_value(oid: ObjectIdentifier, type_text: str, value: str) -> str:
         if not _COUNTRY_RE.fullmatch(value):
             raise InvalidSubject(f"The country (C) must be a two-letter code such as US, not {value!r}.")
         value = value.upper()
-    limit = _MAX_LENGTH.get(oid)
+    limit = _RULES[oid].max_length if oid in _RULES else None
     if limit is not None and len(value) > limit:
         raise InvalidSubject(f"The value of {type_text} is longer than {limit} characters.")
     if oid in (NameOID.EMAIL_ADDRESS, NameOID.DOMAIN_COMPONENT) and not value.isascii():

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import io
-import json
 import subprocess
 import sys
-import warnings
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,34 +25,9 @@ from certificates.x509 import (
 )
 
 from .conftest import KeyPool
-from .helpers import Issued, make_intermediate, make_leaf, make_root, write
+from .helpers import Issued, findings, lint, make_intermediate, make_leaf, make_root, write
 
 pytest.importorskip("pkilint")
-
-
-def lint(tool: str, *args: str | Path) -> list[str]:
-    """Run a pkilint CLI in-process (its console scripts call the same `main`).
-
-    Returns the findings at WARNING or above, as 'SEVERITY code at node' strings.
-    """
-    main = importlib.import_module(f"pkilint.bin.{tool}").main
-    output = io.StringIO()
-    # The CLI opens its input with argparse.FileType and never closes it; let that file be
-    # collected here, where its ResourceWarning is expected, rather than fail a later test.
-    with contextlib.redirect_stdout(output), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        main(["lint", "-s", "WARNING", "-f", "JSON", *map(str, args)])
-    return findings(output.getvalue())
-
-
-def findings(report: str) -> list[str]:
-    if not report.strip():
-        return []
-    return [
-        f"{finding['severity']} {finding['code']} at {node['node_path']}"
-        for node in json.loads(report)["results"]
-        for finding in node["finding_descriptions"]
-    ]
 
 
 def test_the_console_script_runs(tmp_path: Path, root: Issued) -> None:
