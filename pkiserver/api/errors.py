@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -9,12 +10,15 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.csrf import csrf_failure as django_csrf_failure
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from pkiserver.errors import DomainError
+from certificates.x509.errors import X509Error
+from pkiserver.errors import DomainError, Invalid
+from pkiserver.middleware import CONSOLE_PREFIX
 
 
 def _flatten(errors: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -52,6 +56,29 @@ def _is_transient_conflict(exc: Exception) -> bool:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _handle(exc, context)
+    if response is not None and isinstance(response.data, dict):
+        response.data = _writable(response.data)
+    return response
+
+
+_UNWRITABLE = re.compile("[\ud800-\udfff]")
+
+
+def _writable(data: Any) -> Any:
+    """An error that echoes input may hold a lone surrogate, which no JSON encoder writes as UTF-8."""
+    if isinstance(data, str):
+        return _UNWRITABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", data)
+    if isinstance(data, dict):
+        return {_writable(key): _writable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_writable(item) for item in data]
+    return data
+
+
+def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, X509Error):  # bad input the service did not translate: still the caller's, not a 500
+        exc = Invalid(exc.message, field=exc.field, code=exc.code)
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
         if exc.field:
@@ -104,6 +131,13 @@ def json_error_view(status_code: int, detail: str, code: str):
         return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
     return view
+
+
+def csrf_failure(request: Any, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: only the console has session cookies to protect; it keeps Django's page."""
+    if request.path_info.startswith(CONSOLE_PREFIX):
+        return django_csrf_failure(request, reason)
+    return JsonResponse({"detail": f"CSRF verification failed: {reason}", "code": "csrf_failed"}, status=403)
 
 
 def request_size_limit(get_response: Any) -> Any:

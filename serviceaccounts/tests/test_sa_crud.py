@@ -269,11 +269,19 @@ def test_delete_takes_tokens_and_policy_with_it(client_for, admin_a, org_a):
     assert (entry.resource_id, entry.username) == (account.pk, admin_a.username)
 
 
-def test_deleting_the_organization_deletes_its_accounts(client_for, superuser, org_b):
+def test_an_organization_with_accounts_is_not_deleted_until_they_are(client_for, superuser, org_b):
+    # SPEC §4: service accounts left -> 409 naming them; deleting the account first lets it go.
     account = make_account(org_b)
     robot = token_client(account)
+    client = client_for(superuser)
 
-    response = client_for(superuser).delete(f"{API}/organizations/{org_b.pk}")
+    refused = client.delete(f"{API}/organizations/{org_b.pk}")
+    assert refused.status_code == 409, refused.content
+    assert "1 service account(s)" in refused.json()["detail"]
+    assert robot.get(f"{API}/cas/").status_code == 200
+
+    assert client.delete(f"{API}/service-accounts/{account.pk}").status_code == 204
+    response = client.delete(f"{API}/organizations/{org_b.pk}")
 
     assert response.status_code == 204, response.content
     assert not ServiceAccount.objects.exists()
