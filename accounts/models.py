@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db import models
+from django.utils.crypto import salted_hmac
+
+SESSION_HASH_SALT = "pkiserver.accounts.User.session_auth_hash"
 
 
 class Role(models.TextChoices):
@@ -56,6 +61,9 @@ class User(AbstractBaseUser):
     can_revoke_cert = models.BooleanField(default=False)
     can_export_private_key = models.BooleanField(default=False)
     can_delete_ca = models.BooleanField(default=False)
+    # Part of the console's session hash: raising it ends every console session of the user for
+    # good (re-activation or the old password coming back does not revive them).
+    session_epoch = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -72,6 +80,18 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def get_session_auth_hash(self) -> str:
+        return self._session_hash(settings.SECRET_KEY)
+
+    def get_session_auth_fallback_hash(self) -> Iterator[str]:
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_hash(secret)
+
+    def _session_hash(self, secret: str) -> str:
+        return salted_hmac(
+            SESSION_HASH_SALT, f"{self.password}:{self.session_epoch}", secret=secret, algorithm="sha256"
+        ).hexdigest()
 
     @property
     def is_superuser(self) -> bool:

@@ -53,10 +53,12 @@ class Action(StrEnum):
     CA_VIEW = "ca.view"
     CA_CREATE = "ca.create"  # target: the organization, or the parent CA
     CA_DELETE = "ca.delete"
+    CA_REVOKE = "ca.revoke"  # revoke an intermediate at its parent
     CA_EXPORT_KEY = "ca.export_key"
     CERT_LIST = "cert.list"
     CERT_VIEW = "cert.view"
     CERT_CREATE = "cert.create"  # target: the issuing CA
+    CERT_CREATE_CA = "cert.create_ca"  # a certificate with CA:TRUE; target: the issuing CA
     CERT_REVOKE = "cert.revoke"
     CERT_EXPORT_KEY = "cert.export_key"
 
@@ -120,9 +122,11 @@ USER_ORG_ADMIN = Rule(
     lambda a, t: ORG_ADMIN(a, t) and t.role != "superuser",
 )
 ORG_MEMBER = Rule("member of the organization", _same_org)
+# Tenancy comes before authorship: a creator who left the organization keeps no right over
+# what they made there (SPEC §5).
 CREATOR = Rule(
-    "creator",
-    lambda a, t: not a.is_service_account and getattr(t, "created_by_user_id", None) == a.pk,
+    "creator, still a member of the organization",
+    lambda a, t: not a.is_service_account and getattr(t, "created_by_user_id", None) == a.pk and _same_org(a, t),
 )
 UNASSIGNED = Rule("user without organization", lambda a, t: t.organization_id is None)
 # Moving someone between organizations: an admin may take in a user without one, or move a
@@ -171,10 +175,13 @@ RULES: dict[Action, Rule] = {
     Action.CA_VIEW: CREATOR | ORG_MEMBER,
     Action.CA_CREATE: ORG_ADMIN | capable("can_create_ca"),
     Action.CA_DELETE: CREATOR | ORG_ADMIN | capable("can_delete_ca"),
+    Action.CA_REVOKE: CREATOR | ORG_ADMIN | capable("can_delete_ca"),
     Action.CA_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),
     Action.CERT_LIST: AUTHENTICATED,  # rows scoped by SCOPES["certificate"]
     Action.CERT_VIEW: CREATOR | ORG_MEMBER,
     Action.CERT_CREATE: CREATOR | ORG_ADMIN | capable("can_create_cert"),
+    # A certificate with CA:TRUE is a subordinate CA: CERT_CREATE and this, on the issuing CA.
+    Action.CERT_CREATE_CA: ORG_ADMIN | capable("can_create_ca"),
     Action.CERT_REVOKE: CREATOR | ORG_ADMIN | capable("can_revoke_cert"),
     Action.CERT_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),
     # Service accounts (SPEC §13): admins manage their organization's (rows: SCOPES).

@@ -6,6 +6,7 @@ SPEC §3 and records its audit entry in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django.contrib.auth import authenticate
@@ -174,8 +175,10 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
         _ensure_superuser_remains(user)
     if "email" in changes:
         _check_unique(email=changes["email"], exclude_pk=user.pk)
+    cleared: list[str] = []
     if "organization_id" in changes:
         user.organization = _organization(changes.pop("organization_id"))
+        cleared = clear_flags_on_move(user, keep=data)
     password = changes.pop("password", None)
     for name, value in changes.items():
         setattr(user, name, value)
@@ -183,19 +186,35 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
         _check_password(password, user)
         user.set_password(password)
     user.save()
-    if password is not None:
-        sessions_revoke_all(user=user, reason="password_change")
-    if changes.get("is_active") is False:
-        sessions_revoke_all(user=user, reason="deactivated")
+    ending = [name for name in SESSION_ENDING_FIELDS if name in changed_names]
+    if ending:
+        sessions_revoke_all(user=user, reason=SESSION_END_REASONS.get(tuple(ending), "account_change"))
+    detail = f"updated user {user.username}: {', '.join(changed_names) or 'no changes'}"
+    if cleared:
+        detail += f"; capability flags cleared by the move: {', '.join(cleared)}"
     audit_record(
         action=AuditAction.USER_UPDATE,
         actor=actor,
         organization_id=user.organization_id,
         resource_type="user",
         resource_id=user.pk,
-        detail=f"updated user {user.username}: {', '.join(changed_names) or 'no changes'}",
+        detail=detail,
     )
     return user
+
+
+# A change of any of these ends every session of the user, API and console alike (SPEC §5).
+SESSION_ENDING_FIELDS = ("is_active", "organization_id", "password", "role")
+SESSION_END_REASONS = {("password",): "password_change", ("is_active",): "deactivated"}
+
+
+def clear_flags_on_move(user: User, *, keep: Collection[str] = ()) -> list[str]:
+    """Clear the capability flags of a user moving between organizations (the old organization
+    granted them), except those named in `keep`; the caller saves. Returns the names cleared."""
+    cleared = [name for name in CAPABILITY_FLAGS if name not in keep and getattr(user, name)]
+    for name in cleared:
+        setattr(user, name, False)
+    return cleared
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone as dj_timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken, Token
@@ -110,6 +110,10 @@ def session_revoke(*, sid: str | uuid.UUID, reason: str = "logout") -> None:
 
 
 def sessions_revoke_all(*, user: User, reason: str) -> int:
+    """End every session of `user`: API refresh families (and so their access tokens) and console
+    sessions, whose hash includes `session_epoch`. Returns the number of API sessions ended."""
+    User.objects.filter(pk=user.pk).update(session_epoch=F("session_epoch") + 1)
+    user.refresh_from_db(fields=["session_epoch"])  # a caller keeping its own console session re-hashes with it
     return AuthSession.objects.filter(Q(user=user) & Q(revoked_at__isnull=True)).update(
         revoked_at=dj_timezone.now(), revoked_reason=reason
     )

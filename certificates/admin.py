@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -22,7 +23,9 @@ from accounts.policy import Action, can, visible_q
 from certificates import services
 from certificates.api.views import pem_download
 from certificates.models import Certificate, CertificateAuthority, CertificateStatus, KeyAlgorithm
-from certificates.x509 import serial_from_hex, serial_to_hex
+from certificates.x509 import X509Error, serial_from_hex, serial_to_hex
+from certificates.x509.urls import MAX_LENGTH as MAX_BASE_URL
+from certificates.x509.urls import InvalidURL, normalize_crl_base_url
 from orgs.admin import count_of
 from pkiserver.admin import PolicyAdmin
 from pkiserver.errors import Conflict, DomainError, NotFound, PolicyDenied
@@ -154,12 +157,12 @@ class CACreateForm(forms.Form):
     key_algorithm = forms.ChoiceField(choices=KeyAlgorithm.choices, initial=KeyAlgorithm.RSA)
     key_size = forms.IntegerField(required=False)
     valid_days = forms.IntegerField(required=False, min_value=1, max_value=36500)
-    crl_base_url = forms.URLField(
+    crl_base_url = forms.CharField(
         required=False,
-        max_length=500,
-        assume_scheme="https",
+        max_length=MAX_BASE_URL,
         label="CRL base URL",
-        help_text="Base of the CRL, CA and OCSP addresses written into the certificates it signs.",
+        help_text="Base of the CRL, CA and OCSP addresses written into the certificates it signs: an http:// "
+        "or https:// URL (an internationalized host is stored in its xn-- form).",
     )
 
     def __init__(self, *args: Any, parents: QuerySet[CertificateAuthority], **kwargs: Any) -> None:
@@ -173,6 +176,12 @@ class CACreateForm(forms.Form):
         self.fields[
             "valid_days"
         ].help_text = f"Default {settings.CA_CERT_DAYS}. An intermediate never outlives its parent: longer is capped."
+
+    def clean_crl_base_url(self) -> str | None:
+        try:
+            return normalize_crl_base_url(self.cleaned_data["crl_base_url"])
+        except InvalidURL as exc:
+            raise forms.ValidationError(exc.message) from None
 
     def ca_request(self) -> services.CARequest:
         data = self.cleaned_data
@@ -214,9 +223,10 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
     list_select_related = ["parent", "organization"]
     search_fields = ["name", "subject_dn", "serial_number"]
     ordering = ["id"]
-    actions = ["download_pem", "download_chain"]
+    actions = ["revoke_at_parent", "download_pem", "download_chain"]
     fieldsets = [
         ("Certificate authority", {"fields": ["name", "description", "subject_dn", "organization", "created_by_user"]}),
+        ("Revocation", {"fields": ["revoked_at", "revocation_reason"]}),
         ("Hierarchy", {"fields": ["chain", "parent", "depth", "children", "path_length", "allow_leaf_certs"]}),
         ("Key and validity", {"fields": ["key", "serial_number", "not_before", "not_after", "validity"]}),
         ("Issued", {"fields": ["issued"]}),
@@ -227,7 +237,20 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         "name", "description", "subject_dn", "organization", "created_by_user", "chain", "parent", "depth",
         "children", "path_length", "allow_leaf_certs", "key", "serial_number", "not_before", "not_after",
         "validity", "issued", "crl_base_url", "public_urls", "downloads", "certificate", "created_at", "updated_at",
+        "revoked_at", "revocation_reason",
     ]  # fmt: skip
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return self.allowed(request, Action.CA_REVOKE)
+
+    @admin.action(description="Revoke at the parent CA…", permissions=["revoke"])
+    def revoke_at_parent(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> HttpResponse | None:
+        def revoke(ca: CertificateAuthority, reason: str, comment: str) -> None:
+            services.ca_revoke(actor=request.user, ca=ca, reason=reason, comment=comment)
+
+        return revoke_page(
+            self, request, queryset, action="revoke_at_parent", noun="certificate authority", revoke=revoke
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CertificateAuthority]:
         return (
@@ -323,6 +346,8 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
             except DomainError as exc:
                 name = "parent" if exc.field == "parent_ca_id" else exc.field
                 form.add_error(name if name in form.fields else None, exc.detail)
+            except X509Error as exc:  # a parent's crl_base_url stored before it was checked
+                form.add_error(None, f"{exc.field}: {exc.message}" if exc.field else exc.message)
             else:
                 return self._created(request, issued)
         adminform = helpers.AdminForm(form, CA_FORM_FIELDSETS, {})
@@ -403,15 +428,54 @@ class RevokeForm(forms.Form):
         ("affiliation_changed", "Affiliation changed"),
         ("superseded", "Superseded"),
         ("cessation_of_operation", "Cessation of operation"),
-        ("certificate_hold", "Certificate hold"),
         ("privilege_withdrawn", "Privilege withdrawn"),
         ("aa_compromise", "AA compromise"),
-    ]  # RFC 5280 §5.3.1, but removeFromCRL, which only delta CRLs use
+    ]  # RFC 5280 §5.3.1, but removeFromCRL (delta CRLs only) and certificateHold (no un-revoke here)
 
     reason = forms.ChoiceField(choices=REASONS, help_text="RFC 5280 reason code, written into the CRL.")
     comment = forms.CharField(
         required=False, max_length=200, help_text="Free text kept with the revocation and in the audit log."
     )
+
+
+def revoke_page(
+    model_admin: Any,
+    request: HttpRequest,
+    queryset: QuerySet[Any],
+    *,
+    action: str,
+    noun: str,
+    revoke: Callable[[Any, str, str], None],
+) -> HttpResponse | None:
+    """The "revoke with reason" admin action: a page asking why, then `revoke` on each object."""
+    form = RevokeForm(request.POST if "confirm" in request.POST else None)
+    if form.is_valid():
+        revoked = 0
+        for obj in queryset:
+            try:
+                revoke(obj, form.cleaned_data["reason"], form.cleaned_data["comment"])
+            except Conflict as exc:
+                model_admin.message_user(request, f"{obj}: {exc.detail}", messages.WARNING)
+            except DomainError as exc:
+                model_admin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+            else:
+                revoked += 1
+        if revoked:
+            model_admin.message_user(request, f"Revoked {revoked} {noun}(s); the CRLs are updated.", messages.SUCCESS)
+        return None  # back to the list
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Revoke {noun}s",
+        "noun": noun,
+        "opts": model_admin.opts,
+        "queryset": queryset,
+        "form": form,
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "media": model_admin.media,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/certificates/revoke_with_reason.html", context)
 
 
 STATUS_COLOURS = {"valid": "#2e7d32", "revoked": "#c62828", "expired": "#757575"}
@@ -518,40 +582,13 @@ class CertificateAdmin(PemDownloadsMixin, PolicyAdmin):
 
     @admin.action(description="Revoke with reason…", permissions=["revoke"])
     def revoke_with_reason(self, request: HttpRequest, queryset: QuerySet[Certificate]) -> HttpResponse | None:
-        form = RevokeForm(request.POST if "confirm" in request.POST else None)
-        if form.is_valid():
-            revoked = 0
-            for cert in queryset.select_related("issuer"):
-                try:
-                    services.certificate_revoke(
-                        actor=request.user,
-                        cert=cert,
-                        reason=form.cleaned_data["reason"],
-                        comment=form.cleaned_data["comment"],
-                    )
-                except Conflict as exc:
-                    self.message_user(request, f"{cert.common_name}: {exc.detail}", messages.WARNING)
-                except DomainError as exc:
-                    self.message_user(request, f"{cert.common_name}: {exc.detail}", messages.ERROR)
-                else:
-                    revoked += 1
-            if revoked:
-                self.message_user(
-                    request, f"Revoked {revoked} certificate(s); their CRLs are updated.", messages.SUCCESS
-                )
-            return None  # back to the list
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Revoke certificates",
-            "opts": self.opts,
-            "queryset": queryset,
-            "form": form,
-            "action": "revoke_with_reason",
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/certificates/certificate/revoke_with_reason.html", context)
+        def revoke(cert: Certificate, reason: str, comment: str) -> None:
+            services.certificate_revoke(actor=request.user, cert=cert, reason=reason, comment=comment)
+
+        return revoke_page(
+            self, request, queryset.select_related("issuer"), action="revoke_with_reason",
+            noun="certificate", revoke=revoke,
+        )  # fmt: skip
 
     def private_key_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":

@@ -46,6 +46,9 @@ class CertificateAuthority(models.Model):
     crl_base_url = models.URLField(max_length=500, null=True, blank=True)
     certificate = models.TextField()
     private_key = models.TextField(editable=False)  # Fernet token, never plaintext
+    # Set when the parent revoked this intermediate: then it, and every CA below it, issues nothing.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_reason = models.CharField(max_length=255, null=True, blank=True)
     serial_number = models.CharField(max_length=40)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()

@@ -27,6 +27,7 @@ from audit.services import audit_record, create_audited
 from certificates import keystore
 from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority, CertificateType, RevocationList
+from certificates.x509.urls import normalize_crl_base_url
 from orgs.models import Organization
 from pkiserver.db.rows import Inserts, Rows
 from pkiserver.errors import Conflict, Invalid, NotFound
@@ -129,7 +130,9 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
         raise Invalid("name must not be empty.", field="name")
     try:
         subject = pki.parse_subject(data.subject_dn)
+        subject = pki.check_subject(subject, email_allowed=False)  # a CA certificate here has no SAN
         spec = pki.parse_key_spec(data.key_algorithm, data.key_size, settings.CA_KEY_SIZE)
+        crl_base_url = normalize_crl_base_url(data.crl_base_url)  # refused now, not when a child is signed
     except pki.X509Error as exc:
         raise _x509(exc) from None
     if data.path_length is not None and data.path_length < 0:
@@ -147,6 +150,8 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
     require(actor, Action.CA_CREATE, org_target)
     if parent is not None and parent.path_length == 0:
         raise Invalid("The parent CA has path length 0 and cannot have child CAs.", field="parent_ca_id")
+    if parent is not None:
+        _check_not_revoked(parent)
 
     key = pki.generate_private_key(spec)  # slow: before any lock is taken
     key_pem = pki.private_key_to_pem(key)
@@ -193,7 +198,7 @@ def ca_create(*, actor: Any, data: CARequest, request_base: str) -> Issued:
             path_length=path_length,
             allow_leaf_certs=True if data.allow_leaf_certs is None else data.allow_leaf_certs,
             allow_leaf_certs_explicit=data.allow_leaf_certs is not None,
-            crl_base_url=data.crl_base_url or None,
+            crl_base_url=crl_base_url,
             certificate=pki.certificate_to_pem(cert),
             private_key=keystore.encrypt(key_pem),
             serial_number=pki.serial_to_hex(cert.serial_number),
@@ -230,7 +235,10 @@ def _creator(actor: Any) -> Any:
 
 @transaction.atomic
 def ca_delete(*, actor: Any, ca: CertificateAuthority) -> None:
+    """Delete a CA and its certificates. An intermediate that has not expired is revoked at its
+    parent first (`cessation_of_operation`), so the parent's CRL and OCSP keep saying so."""
     require(actor, Action.CA_DELETE, ca)
+    parent = _lock_parent(ca)
     ca = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
     if ca is None:  # another request deleted it first
         raise NotFound("CA not found")
@@ -238,12 +246,90 @@ def ca_delete(*, actor: Any, ca: CertificateAuthority) -> None:
     if children:
         raise Conflict(f"CA '{ca.name}' has {children} child CA(s); delete them first.", code="has_children")
     count = ca.certificates.count()
+    note = ""
+    if parent is not None and ca.revoked_at is None and ca.not_after > timezone.now():
+        _record_ca_revocation(actor=actor, ca=ca, parent=parent, flag=CESSATION, reason="cessation_of_operation")
+        note = f"; revoked at its parent {parent.name} (cessation_of_operation)"
     audit_record(
         action=AuditAction.CA_DELETE, actor=actor, organization_id=ca.organization_id, resource_type="ca",
-        resource_id=ca.pk, detail=f"deleted CA {ca.name} and its {count} certificate(s)",
+        resource_id=ca.pk, detail=f"deleted CA {ca.name} and its {count} certificate(s){note}",
     )  # fmt: skip
     ca.certificates.all().delete()
     ca.delete()
+
+
+def _lock_parent(ca: CertificateAuthority) -> CertificateAuthority | None:
+    """Lock the parent of `ca` (NO KEY UPDATE, as a revocation under it does): parents are locked
+    before children, so a delete and a revoke of one intermediate cannot deadlock."""
+    if ca.parent_id is None:
+        return None
+    return CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=ca.parent_id).first()
+
+
+def ca_revoke(
+    *, actor: Any, ca: CertificateAuthority, reason: str | None, comment: str | None = None
+) -> CertificateAuthority:
+    """Revoke an intermediate at its parent (SPEC §6): the parent's CRL and OCSP say so at once,
+    and from then on this CA and every CA below it issue nothing. `comment`: as for certificates."""
+    require(actor, Action.CA_REVOKE, ca)
+    if ca.parent_id is None:
+        raise Invalid("A root CA has no issuer to revoke it: delete it, or remove it from your trust stores.")
+    flag = _revocation_flag(reason, for_ca=True)
+    if comment and comment.strip():
+        reason = f"{reason}: {comment.strip()}" if reason else comment.strip()
+    if reason is not None and len(reason) > 255:
+        raise Invalid("reason must be at most 255 characters.", field="reason")
+    with transaction.atomic():
+        parent = _lock_parent(ca)
+        locked = CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=ca.pk).first()
+        if parent is None or locked is None:
+            raise NotFound("CA not found")
+        if locked.revoked_at is not None:
+            raise Conflict(f"CA '{locked.name}' is already revoked.", code="already_revoked")
+        _record_ca_revocation(actor=actor, ca=locked, parent=parent, flag=flag, reason=reason)
+        audit_record(
+            action=AuditAction.CA_REVOKE, actor=actor, organization_id=locked.organization_id, resource_type="ca",
+            resource_id=locked.pk, detail=f"revoked CA {locked.name} serial {locked.serial_number} at its parent "
+            f"{parent.name}" + (f" ({reason})" if reason else ""),
+        )  # fmt: skip
+    locked.refresh_from_db()
+    return locked
+
+
+def _record_ca_revocation(
+    *, actor: Any, ca: CertificateAuthority, parent: CertificateAuthority, flag: Any, reason: str | None
+) -> None:
+    """Mark `ca` revoked and record its certificate under the parent as a revoked certificate of
+    type `ca`: the parent's CRL, OCSP and certificate list then cover it like any other, and the
+    record outlives the CA when it is deleted. Call with both rows locked (parent first)."""
+    now = timezone.now()
+    ca.revoked_at, ca.revocation_reason = now, reason or None
+    CertificateAuthority.objects.filter(pk=ca.pk).update(
+        revoked_at=now, revocation_reason=reason or None, updated_at=now
+    )
+    record = Certificate.objects.create(
+        common_name=(pki.common_name_of(pki.load_certificate_pem(ca.certificate).subject) or ca.name)[:255],
+        subject_dn=ca.subject_dn, certificate_type=CertificateType.CA, key_algorithm=ca.key_algorithm,
+        key_size=ca.key_size, valid_days=ca.valid_days, certificate=ca.certificate, private_key=None,
+        serial_number=ca.serial_number, not_before=ca.not_before, not_after=ca.not_after, revoked_at=now,
+        revocation_reason=reason or None, revocation_reason_code=_reason_code(flag), issuer=parent,
+        organization_id=parent.organization_id, created_by_user_id=ca.created_by_user_id, from_csr=True,
+    )  # fmt: skip
+    crl_publish(ca=parent, now=now, added=[record.pk])
+
+
+def _check_not_revoked(ca: CertificateAuthority) -> None:
+    """409 when `ca`, or a CA above it, has been revoked: nothing issued under it could be trusted."""
+    if ca.revoked_at is not None:
+        raise Conflict(f"CA '{ca.name}' has been revoked and issues nothing more.", code="ca_revoked")
+    if ca.parent_id is not None:
+        revoked = [pk for pk, is_revoked in _lineage(ca.parent_id) if is_revoked]
+        if revoked:
+            above = CertificateAuthority.objects.only("name").get(pk=revoked[0])
+            raise Conflict(
+                f"CA '{above.name}' above CA '{ca.name}' has been revoked: '{ca.name}' issues nothing more.",
+                code="ca_revoked",
+            )
 
 
 @transaction.atomic
@@ -260,17 +346,23 @@ def ca_chain(ca: CertificateAuthority) -> list[CertificateAuthority]:
     """This CA, then each parent up to the root: two queries, however deep the hierarchy."""
     if ca.parent_id is None:
         return [ca]
+    ids = [pk for pk, _ in _lineage(ca.parent_id)]
+    parents = CertificateAuthority.objects.in_bulk(ids)
+    return [ca, *(parents[pk] for pk in ids)]
+
+
+def _lineage(ca_id: int) -> list[tuple[int, bool]]:
+    """(id, revoked) of the CA `ca_id` and each CA above it up to the root, in one query."""
     table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH RECURSIVE up(id, parent_id, depth) AS (SELECT id, parent_id, 1 FROM {table} WHERE id = %s "  # noqa: S608
-            f"UNION ALL SELECT c.id, c.parent_id, up.depth + 1 FROM {table} c JOIN up ON c.id = up.parent_id) "
-            "SELECT id FROM up ORDER BY depth",
-            [ca.parent_id],
+            "WITH RECURSIVE up(id, parent_id, revoked, depth) AS ("  # noqa: S608
+            f"SELECT id, parent_id, revoked_at IS NOT NULL, 1 FROM {table} WHERE id = %s UNION ALL "
+            f"SELECT c.id, c.parent_id, c.revoked_at IS NOT NULL, up.depth + 1 FROM {table} c "
+            "JOIN up ON c.id = up.parent_id) SELECT id, revoked FROM up ORDER BY depth",
+            [ca_id],
         )
-        ids = [row[0] for row in cursor.fetchall()]
-    parents = CertificateAuthority.objects.in_bulk(ids)
-    return [ca, *(parents[pk] for pk in ids)]
+        return [(pk, bool(revoked)) for pk, revoked in cursor.fetchall()]
 
 
 def ca_by_name(*, actor: Any, name: str) -> CertificateAuthority:
@@ -305,46 +397,41 @@ class CertRequest:
 
 
 def _subject(subject_dn: str | None, common_name: str | None, fallback: Any = None) -> Any:
-    """The subject Name: `subject_dn` (or the fallback), with `common_name` as its CN."""
+    """The subject Name: `subject_dn` (or the fallback, a CSR's subject), with `common_name` as its
+    CN; checked against RFC 5280's rules by `pki.check_subject`, which may re-encode a value."""
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    if common_name and len(common_name) > 64:  # RFC 5280 ub-common-name; cryptography raises past it
-        raise Invalid("common_name must be at most 64 characters long.", field="common_name")
-    if common_name:
-        try:  # cryptography counts the 64 in UTF-8 bytes: 40 "é" are 80 (a 500 before this check)
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name)
-        except ValueError:
-            raise Invalid("common_name must be at most 64 bytes long in UTF-8.", field="common_name") from None
     try:
+        cn = pki.check_attribute(NameOID.COMMON_NAME, common_name, field="common_name") if common_name else None
         name = pki.parse_subject(subject_dn) if subject_dn else fallback
     except pki.X509Error as exc:
         raise _x509(exc) from None
     if name is None:
-        if not common_name:
+        if cn is None:
             raise Invalid("Give subject_dn or common_name.", field="subject_dn")
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    existing = pki.common_name_of(name)
-    if common_name and existing is None:
-        return x509.Name(
-            [*name.rdns, x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])]
-        )
-    if common_name and existing != common_name:
-        if subject_dn:
-            raise Invalid(
-                f"common_name '{common_name}' does not match the CN '{existing}' of subject_dn.", field="common_name"
-            )
-        rdns = [
-            x509.RelativeDistinguishedName(
+        name = x509.Name([x509.RelativeDistinguishedName([cn])])
+    elif cn is not None:
+        existing = pki.common_name_of(name)
+        if existing is None:
+            name = x509.Name([*name.rdns, x509.RelativeDistinguishedName([cn])])
+        elif existing != common_name:
+            if subject_dn:
+                raise Invalid(
+                    f"common_name '{common_name}' does not match the CN '{existing}' of subject_dn.",
+                    field="common_name",
+                )
+            name = x509.Name(
                 [
-                    x509.NameAttribute(NameOID.COMMON_NAME, common_name) if a.oid == NameOID.COMMON_NAME else a
-                    for a in rdn
+                    x509.RelativeDistinguishedName([cn if a.oid == NameOID.COMMON_NAME else a for a in rdn])
+                    for rdn in name.rdns
                 ]
             )
-            for rdn in name.rdns
-        ]
-        return x509.Name(rdns)
-    return name
+    field = "subject_dn" if subject_dn else "csr" if fallback is not None else "common_name"
+    try:
+        return pki.check_subject(name, field=field)
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
 
 
 def _check_type(certificate_type: str) -> str:
@@ -386,6 +473,8 @@ def _issue(*, ca: CertificateAuthority, **order: Any) -> tuple[Certificate, list
 
 
 def _check_issuing_ca(ca: CertificateAuthority, certificate_type: str) -> None:
+    if ca.revoked_at is not None:
+        raise Conflict(f"CA '{ca.name}' has been revoked and issues nothing more.", code="ca_revoked")
     if not ca.allow_leaf_certs:
         raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
     if certificate_type == CertificateType.CA and ca.path_length == 0:
@@ -450,10 +539,16 @@ def _issue_once(
     written = create_audited(
         obj, _certificates, where=_ca_still_issues(ca.pk), action=audit_action, actor=actor,
         organization_id=obj.organization_id, resource_type="certificate",
-        detail=f"{certificate_type} certificate {obj.common_name} serial {obj.serial_number} from CA {ca.name}"
+        detail=f"{_described(certificate_type)} {obj.common_name} serial {obj.serial_number} from CA {ca.name}"
         + (f", renewing certificate {renewed_from.pk}" if renewed_from else ""),
     )  # fmt: skip
     return None if written is None else (obj, warnings)
+
+
+def _described(certificate_type: str) -> str:
+    if certificate_type == CertificateType.CA:
+        return "CA certificate (CA:TRUE, a subordinate CA)"
+    return f"{certificate_type} certificate"
 
 
 _cas = Rows(CertificateAuthority)
@@ -471,21 +566,37 @@ def ca_by_pk(pk: int) -> CertificateAuthority:
 
 
 def _ca_still_issues(pk: int) -> tuple[str, list[Any]]:
-    """The condition an issuance's write checks (see `_issue`): the CA exists and takes leaf
-    certificates, locked FOR KEY SHARE on PostgreSQL. SQLite serialises writes (`transaction_mode`
+    """The condition an issuance's write checks (see `_issue`): the CA exists, is not revoked and
+    takes leaf certificates, locked FOR KEY SHARE on PostgreSQL. SQLite serialises writes (`transaction_mode`
     IMMEDIATE), so there it needs no lock."""
     lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
-    return f"EXISTS (SELECT 1 FROM {_cas.table} c WHERE c.id = %s AND c.allow_leaf_certs{lock})", [pk]  # noqa: S608
+    return (
+        f"EXISTS (SELECT 1 FROM {_cas.table} c WHERE c.id = %s AND c.allow_leaf_certs "  # noqa: S608
+        f"AND c.revoked_at IS NULL{lock})",
+        [pk],
+    )
+
+
+def _require_issuance(actor: Any, ca: CertificateAuthority, kind: str) -> None:
+    """The policy for signing a `kind` certificate under `ca`: CA:TRUE also needs the CA-creation
+    permission (SPEC §5); then the CA and those above it must not be revoked."""
+    require(actor, Action.CERT_CREATE, ca)
+    if kind == CertificateType.CA:
+        require(
+            actor, Action.CERT_CREATE_CA, ca,
+            message="A certificate of type 'ca' (CA:TRUE) is a subordinate CA: it needs the CA-creation permission too",
+        )  # fmt: skip
+    _check_not_revoked(ca)
 
 
 def certificate_issue(*, actor: Any, ca: CertificateAuthority, data: CertRequest, request_base: str) -> Issued:
-    require(actor, Action.CERT_CREATE, ca)
     kind = _check_type(data.certificate_type)
+    _require_issuance(actor, ca, kind)
     subject = _subject(data.subject_dn, data.common_name)
     try:
         sans = pki.build_sans(
             kind, pki.common_name_of(subject), data.san_dns_names or (), data.san_ip_addresses or (),
-            data.san_email_addresses or (),
+            data.san_email_addresses or (), subject_emails=pki.subject_emails(subject),
         )  # fmt: skip
         spec = pki.parse_key_spec(data.key_algorithm, data.key_size, settings.CERT_KEY_SIZE)
     except pki.X509Error as exc:
@@ -511,20 +622,18 @@ def _load_csr(csr_pem: str) -> Any:
         csr = pki.load_csr(csr_pem)
         pki.verify_csr_signature(csr)
         pki.csr_public_key(csr)  # refuses key types we cannot certify
+        # A CSR whose subject breaks RFC 5280's rules is refused, even where subject_dn replaces it.
+        pki.check_subject(pki.csr_subject(csr), field="csr")
     except pki.X509Error as exc:
         raise _x509(exc) from None
-    try:
-        _ = csr.subject  # parsed lazily: a badly encoded name would fail later, as a 500
-    except ValueError:
-        raise Invalid("The CSR's subject cannot be parsed.", field="csr") from None
     return csr
 
 
 def certificate_sign_csr(
     *, actor: Any, ca: CertificateAuthority, csr_pem: str, data: CertRequest, request_base: str
 ) -> Issued:
-    require(actor, Action.CERT_CREATE, ca)
     kind = _check_type(data.certificate_type)
+    _require_issuance(actor, ca, kind)
     csr = _load_csr(csr_pem)
     subject = _subject(data.subject_dn, data.common_name, fallback=csr.subject)
     try:
@@ -535,6 +644,7 @@ def certificate_sign_csr(
             csr_dns if data.san_dns_names is None else data.san_dns_names,
             csr_ips if data.san_ip_addresses is None else data.san_ip_addresses,
             csr_emails if data.san_email_addresses is None else data.san_email_addresses,
+            subject_emails=pki.subject_emails(subject),
         )
     except pki.X509Error as exc:
         raise _x509(exc) from None
@@ -552,15 +662,24 @@ def certificate_sign_csr(
 
 def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, request_base: str) -> Issued:
     ca = cert.issuer
-    require(actor, Action.CERT_CREATE, ca)
+    _require_issuance(actor, ca, cert.certificate_type)
+    if cert.revoked_at is not None:
+        raise Conflict(
+            f"Certificate {cert.pk} is revoked and cannot be renewed: issue a new certificate (with a new key).",
+            code="revoked",
+        )
     original = pki.load_certificate_pem(cert.certificate)
+    try:  # a certificate made before today's subject rules gets a 400, not a repeat of its subject
+        subject = pki.check_subject(pki.certificate_subject(original), field="subject_dn")
+    except pki.X509Error as exc:
+        raise _x509(exc) from None
     sans = pki.build_sans(
         CertificateType.CA if cert.certificate_type == CertificateType.CA else cert.certificate_type,
         None, cert.san_dns_names, cert.san_ip_addresses, cert.san_email_addresses,
     )  # fmt: skip
     days = max(1, (cert.not_after - cert.not_before).days) if cert.valid_days < 1 else cert.valid_days
     enforce_issuance_policy(
-        actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=original.subject, sans=sans, valid_days=days
+        actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=subject, sans=sans, valid_days=days
     )
     key_pem = None
     if cert.from_csr or csr_pem:
@@ -576,7 +695,7 @@ def certificate_renew(*, actor: Any, cert: Certificate, csr_pem: str | None, req
         key = pki.generate_private_key(spec)
         key_pem, public_key = pki.private_key_to_pem(key), key.public_key()
     obj, warnings = _issue(
-        actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=original.subject, public_key=public_key,
+        actor=actor, ca=ca, certificate_type=cert.certificate_type, subject=subject, public_key=public_key,
         sans=sans, valid_days=days, request_base=request_base,
         stored_key_pem=key_pem if cert.private_key else None,  # keep the original's choice
         audit_action=AuditAction.CERT_RENEW, from_csr=key_pem is None, renewed_from=cert,
@@ -622,14 +741,11 @@ def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None, com
     """`reason` names an RFC 5280 reason (its code goes into the CRL) or is free text; `comment` is
     free text kept after a named reason (the admin console asks for both)."""
     require(actor, Action.CERT_REVOKE, cert)
-    flag = pki.parse_reason(reason)
+    flag = _revocation_flag(reason, for_ca=cert.certificate_type == CertificateType.CA)
     if comment and comment.strip():
         reason = f"{reason}: {comment.strip()}" if reason else comment.strip()
     if reason is not None and len(reason) > 255:
         raise Invalid("reason must be at most 255 characters.", field="reason")
-    if flag is pki.REASON_NAMES["remove_from_crl"]:
-        # RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it never revokes anything.
-        raise Invalid("remove_from_crl is only used in delta CRLs and cannot revoke a certificate.", field="reason")
     with transaction.atomic():
         # The CA row lock orders revocations of one CA: CRL numbers strictly increase. NO KEY
         # UPDATE, so issuances under the CA (KEY SHARE) go on while a large CRL is rebuilt.
@@ -654,6 +770,29 @@ def certificate_revoke(*, actor: Any, cert: Certificate, reason: str | None, com
         )  # fmt: skip
         revoked = Certificate.objects.select_related("issuer").get(pk=cert.pk)  # under the lock: the CA may go next
     return revoked
+
+
+CESSATION = pki.REASON_NAMES["cessation_of_operation"]
+_CA_ONLY_REASONS = ("ca_compromise", "aa_compromise")
+
+
+def _revocation_flag(reason: str | None, *, for_ca: bool) -> Any:
+    """The RFC 5280 reason that `reason` names (None for free text), refusing those that cannot
+    revoke this certificate (SPEC §7)."""
+    flag = pki.parse_reason(reason)
+    if flag is pki.REASON_NAMES["remove_from_crl"]:
+        # RFC 5280 §5.3.1: removeFromCRL only appears in delta CRLs; it never revokes anything.
+        raise Invalid("remove_from_crl is only used in delta CRLs and cannot revoke a certificate.", field="reason")
+    if flag is pki.REASON_NAMES["certificate_hold"]:
+        raise Invalid(
+            "certificate_hold is refused: a hold could never be released (there is no un-revoke).", field="reason"
+        )
+    if not for_ca and flag in {pki.REASON_NAMES[name] for name in _CA_ONLY_REASONS}:
+        raise Invalid(
+            f"{reason} only applies to CA certificates; use key_compromise for an end-entity certificate.",
+            field="reason",
+        )
+    return flag
 
 
 def _reason_code(flag: Any) -> int | None:
@@ -939,7 +1078,8 @@ def ocsp_respond(*, slug: str, request_der: bytes | None = None, get_path: str |
     serial = pki.serial_to_hex(request.serial_number)
     ca, row = _ocsp_lookup(slug, serial)
     if row is None and CertificateAuthority.objects.filter(parent_id=ca.pk, serial_number=serial).exists():
-        # A child CA's certificate: its AIA points here too. CAs are deleted, never revoked.
+        # A child CA's certificate: its AIA points here too. A revoked (or deleted) child has a
+        # revoked certificate row under this CA (`_record_ca_revocation`), found above.
         row = (None, None)
     now = timezone.now().replace(microsecond=0)
     key = (ca.pk, ca.serial_number, get_path if get_path is not None else request_der, row)

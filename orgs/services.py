@@ -8,10 +8,12 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from accounts.policy import Action, require
+from accounts.services import clear_flags_on_move
+from accounts.tokens import sessions_revoke_all
 from audit.models import AuditAction
 from audit.services import audit_record
 from orgs.models import Organization
-from pkiserver.errors import Invalid
+from pkiserver.errors import Conflict, Invalid
 
 
 def _check_name(name: str, exclude_pk: int | None = None) -> str:
@@ -77,6 +79,9 @@ def organization_delete(*, actor: Any, org: Organization) -> None:
         raise Invalid(
             f"Organization '{org.name}' still has {members} user(s); remove them first.", code="organization_not_empty"
         )
+    left = _objects_left(org)
+    if left:
+        raise Conflict(f"Organization '{org.name}' still has {left}; delete them first.", code="organization_in_use")
     audit_record(
         action=AuditAction.ORG_DELETE,
         actor=actor,
@@ -88,6 +93,17 @@ def organization_delete(*, actor: Any, org: Organization) -> None:
     org.delete()
 
 
+def _objects_left(org: Organization) -> str:
+    """What still belongs to `org` besides its users, as `2 CA(s) and 1 service account(s)`, or ''."""
+    counts = {
+        "CA(s)": org.cas.count(),
+        "certificate(s)": org.certificates.count(),
+        "service account(s)": org.service_accounts.count(),
+    }
+    parts = [f"{count} {noun}" for noun, count in counts.items() if count]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
+
+
 @transaction.atomic
 def organization_add_user(*, actor: Any, org: Organization, user: User) -> User:
     require(actor, Action.ORG_MANAGE_MEMBERS, org)
@@ -97,14 +113,16 @@ def organization_add_user(*, actor: Any, org: Organization, user: User) -> User:
     # Pulling someone out of their current organization needs authority over that one too.
     require(actor, Action.USER_MOVE, user, message="Not enough permissions to move this user between organizations")
     user.organization = org
-    user.save(update_fields=["organization", "updated_at"])
+    cleared = clear_flags_on_move(user)
+    user.save(update_fields=["organization", *cleared, "updated_at"])
+    sessions_revoke_all(user=user, reason="moved")
     audit_record(
         action=AuditAction.ORG_ADD_USER,
         actor=actor,
         organization_id=org.pk,
         resource_type="user",
         resource_id=user.pk,
-        detail=f"added user {user.username} to organization {org.name}",
+        detail=f"added user {user.username} to organization {org.name}" + _cleared_note(cleared),
     )
     return user
 
@@ -117,13 +135,19 @@ def organization_remove_user(*, actor: Any, org: Organization, user: User) -> Us
         raise Invalid(f"User {user.username} is not a member of organization {org.name}.", code="not_a_member")
     require(actor, Action.USER_MOVE, user, message="Not enough permissions to move this user between organizations")
     user.organization = None
-    user.save(update_fields=["organization", "updated_at"])
+    cleared = clear_flags_on_move(user)
+    user.save(update_fields=["organization", *cleared, "updated_at"])
+    sessions_revoke_all(user=user, reason="moved")
     audit_record(
         action=AuditAction.ORG_REMOVE_USER,
         actor=actor,
         organization_id=org.pk,
         resource_type="user",
         resource_id=user.pk,
-        detail=f"removed user {user.username} from organization {org.name}",
+        detail=f"removed user {user.username} from organization {org.name}" + _cleared_note(cleared),
     )
     return user
+
+
+def _cleared_note(cleared: list[str]) -> str:
+    return f"; capability flags cleared by the move: {', '.join(cleared)}" if cleared else ""

@@ -52,6 +52,9 @@ def test_service_accounts_tokens_and_policies_through_the_cli(live_pkiserver, fa
     admin.ok("auth", "login", "-u", "admin", "-p", ADMIN_PASSWORD, "--server", live_pkiserver.url)
     acme = admin.json("org", "create", "--name", "Acme")
     admin.ok("org", "add-user", str(acme["id"]), "1")  # so that the CA below belongs to Acme
+    # Moving a user between organizations ends every session of that user (SPEC §5), this one too.
+    assert "Error 401" in admin.fails("org", "list")
+    admin.ok("auth", "login", "-u", "admin", "-p", ADMIN_PASSWORD, "--server", live_pkiserver.url)
     ca = admin.json("ca", "create", "--name", "Acme Root", "--subject-dn", "CN=Acme Root,O=Acme", "--key-size", "2048")
 
     # A superuser must name the organization.

@@ -271,3 +271,50 @@ def test_a_ca_is_never_edited(superuser, hierarchy) -> None:
 
     assert response.status_code == 403
     assert CertificateAuthority.objects.get(pk=hierarchy["root"].pk).name == "Root A"
+
+
+# --- revoking an intermediate from the console (SPEC §6, §14) -------------------------------------
+
+
+def _revoke_form(*cas: CertificateAuthority, **fields: str) -> dict[str, Any]:
+    return {"action": "revoke_at_parent", "_selected_action": [str(ca.pk) for ca in cas], **fields}
+
+
+def test_the_console_revokes_an_intermediate_at_its_parent(admin_a) -> None:
+    root = create_ca(admin_a, "Console Root")
+    inter = create_ca(admin_a, "Console Inter", parent=root)
+    client = console(admin_a)
+
+    asked = client.post(CHANGELIST, _revoke_form(inter))
+    done = client.post(CHANGELIST, _revoke_form(inter, confirm="yes", reason="ca_compromise", comment="HSM lost"))
+
+    assert asked.status_code == 200 and "Console Inter" in asked.content.decode()
+    assert 'value="certificate_hold"' not in asked.content.decode()
+    assert done.status_code == 302
+    inter.refresh_from_db()
+    assert inter.revocation_reason == "ca_compromise: HSM lost"
+    record = Certificate.objects.get(issuer=root, serial_number=inter.serial_number)
+    assert record.revocation_reason_code == 2
+    assert AuditLog.objects.filter(action=AuditAction.CA_REVOKE, resource_id=inter.pk).exists()
+
+
+def test_the_console_reports_a_root_it_cannot_revoke(admin_a) -> None:
+    root = create_ca(admin_a, "Console Root")
+    client = console(admin_a)
+
+    client.post(CHANGELIST, _revoke_form(root, confirm="yes", reason="superseded"))
+
+    root.refresh_from_db()
+    assert root.revoked_at is None
+    assert "has no issuer to revoke it" in client.get(CHANGELIST).content.decode()
+
+
+def test_an_admin_of_no_organization_cannot_revoke(admin_a) -> None:
+    root = create_ca(admin_a, "Console Root")
+    inter = create_ca(admin_a, "Console Inter", parent=root)
+    outsider = User.objects.create(username="other_admin", email="o@example.com", role="admin")
+
+    console(outsider).post(CHANGELIST, _revoke_form(inter, confirm="yes", reason="superseded"))
+
+    inter.refresh_from_db()
+    assert inter.revoked_at is None

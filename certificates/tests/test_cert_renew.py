@@ -229,3 +229,29 @@ def test_renew_under_a_ca_that_stopped_issuing_leaves(api, ca):
 
     assert response.status_code == 400
     assert Certificate.objects.count() == 1
+
+
+@pytest.mark.parametrize("reason", ["key_compromise", "superseded", "free text", None])
+@pytest.mark.parametrize("origin", ["server-key", "csr"])
+def test_a_revoked_certificate_is_not_renewed(api, ca, reason, origin):
+    if origin == "csr":
+        key = ec.generate_private_key(ec.SECP256R1())
+        signed = api.post(
+            "/api/v1/certificates/sign-csr",
+            {"csr": make_csr(key), "ca_id": ca.pk, "certificate_type": "server"},
+            format="json",
+        )
+        assert signed.status_code == 201, signed.json()
+        cert = signed.json()
+    else:
+        cert = issue_by_api(api, ca)
+    assert certificate_action(api, cert["id"], "revoke", {"reason": reason}).status_code == 200
+    count = Certificate.objects.count()
+    body = {"csr": make_csr(ec.generate_private_key(ec.SECP256R1()))} if origin == "csr" else {}
+
+    response = certificate_action(api, cert["id"], "renew", body)
+
+    assert response.status_code == 409, response.json()
+    assert response.json()["code"] == "revoked"
+    assert Certificate.objects.count() == count
+    assert not AuditLog.objects.filter(action="cert_renew").exists()

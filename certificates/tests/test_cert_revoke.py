@@ -68,12 +68,15 @@ REASONS = [
     ("Key Compromise", x509.ReasonFlags.key_compromise, "Key Compromise"),
     ("keyCompromise", x509.ReasonFlags.key_compromise, "Key Compromise"),
     ("KEY-COMPROMISE", x509.ReasonFlags.key_compromise, "Key Compromise"),
-    ("ca_compromise", x509.ReasonFlags.ca_compromise, "CA Compromise"),
     ("affiliationChanged", x509.ReasonFlags.affiliation_changed, "Affiliation Changed"),
     ("superseded", x509.ReasonFlags.superseded, "Superseded"),
     ("Cessation of Operation", x509.ReasonFlags.cessation_of_operation, "Cessation Of Operation"),
-    ("certificate_hold", x509.ReasonFlags.certificate_hold, "Certificate Hold"),
     ("privilege_withdrawn", x509.ReasonFlags.privilege_withdrawn, "Privilege Withdrawn"),
+]
+# Reasons that fit only a CA certificate (SPEC §7): accepted for a certificate of type `ca`.
+CA_ONLY_REASONS = [
+    ("ca_compromise", x509.ReasonFlags.ca_compromise, "CA Compromise"),
+    ("cACompromise", x509.ReasonFlags.ca_compromise, "CA Compromise"),
     ("aa_compromise", x509.ReasonFlags.aa_compromise, "AA Compromise"),
 ]
 
@@ -90,6 +93,51 @@ def test_rfc5280_reason_names_become_crl_reason_codes(api, anon, ca, tmp_path, r
     crl_response = anon.get(f"/crl/{ca.slug}")
     assert crl_reason(x509.load_der_x509_crl(crl_response.content), cert["serial_number"]) is flag
     assert openssl_crl_entries(crl_response.content, tmp_path) == {int(cert["serial_number"], 16): openssl_text}
+
+
+@needs_openssl
+@pytest.mark.parametrize(("reason", "flag", "openssl_text"), CA_ONLY_REASONS, ids=[r[0] for r in CA_ONLY_REASONS])
+def test_ca_only_reasons_revoke_a_ca_certificate(api, anon, ca, tmp_path, reason, flag, openssl_text):
+    cert = issue_by_api(api, ca, "Sub CA", certificate_type="ca", subject_dn="CN=Sub CA,O=Acme")
+
+    response = revoke(api, cert["id"], {"reason": reason})
+
+    assert response.status_code == 200, response.json()
+    crl_response = anon.get(f"/crl/{ca.slug}")
+    assert crl_reason(x509.load_der_x509_crl(crl_response.content), cert["serial_number"]) is flag
+    assert openssl_crl_entries(crl_response.content, tmp_path) == {int(cert["serial_number"], 16): openssl_text}
+
+
+REFUSED_FOR_LEAVES = [
+    "ca_compromise", "CA Compromise", "cACompromise", "aa_compromise", "aACompromise", "AA-COMPROMISE",
+    "certificate_hold", "certificateHold", "Certificate Hold", "remove_from_crl", "removeFromCRL",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("certificate_type", ["server", "client", "dual_purpose"])
+@pytest.mark.parametrize("reason", REFUSED_FOR_LEAVES)
+def test_reasons_that_cannot_revoke_a_leaf_are_refused(api, anon, ca, reason, certificate_type):
+    cn = "someone@example.com" if certificate_type == "client" else "app.example.com"
+    cert = issue_by_api(api, ca, cn, certificate_type=certificate_type)
+    crl_before = anon.get(f"/crl/{ca.slug}").content
+
+    response = revoke(api, cert["id"], {"reason": reason})
+
+    assert response.status_code == 400, response.json()
+    assert "reason" in response.json()["errors"]
+    assert Certificate.objects.get(pk=cert["id"]).revoked_at is None
+    assert not AuditLog.objects.filter(action="cert_revoke", resource_id=cert["id"]).exists()
+    assert anon.get(f"/crl/{ca.slug}").content == crl_before
+
+
+@pytest.mark.parametrize("reason", ["certificate_hold", "certificateHold", "remove_from_crl"])
+def test_hold_is_refused_for_ca_certificates_too(api, ca, reason):
+    cert = issue_by_api(api, ca, "Sub CA", certificate_type="ca", subject_dn="CN=Sub CA,O=Acme")
+
+    response = revoke(api, cert["id"], {"reason": reason})
+
+    assert response.status_code == 400, response.json()
+    assert Certificate.objects.get(pk=cert["id"]).revoked_at is None
 
 
 @needs_openssl

@@ -177,14 +177,18 @@ def test_parent_answers_for_its_child_ca_certificate(admin_a, public: Client, ro
     assert_signed_by(answer, root)
 
 
-def test_a_deleted_child_ca_is_unknown(admin_a, public: Client, root: CertificateAuthority) -> None:
+def test_a_deleted_child_ca_is_revoked_for_cessation_of_operation(
+    admin_a, public: Client, root: CertificateAuthority
+) -> None:
     inter = create_ca(admin_a, "OCSP Issuing", parent=root)
     ca_request = ocsp.OCSPRequestBuilder().add_certificate(cert_of(inter), cert_of(root), hashes.SHA1()).build()
     services.ca_delete(actor=admin_a, ca=inter)
 
     answer = post(public, root, ca_request.public_bytes(serialization.Encoding.DER))
 
-    assert answer.certificate_status == ocsp.OCSPCertStatus.UNKNOWN
+    assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert answer.revocation_reason == x509.ReasonFlags.cessation_of_operation
+    assert_signed_by(answer, root)
 
 
 def test_nonce_is_echoed(public: Client, root: CertificateAuthority, leaf: Certificate) -> None:

@@ -28,6 +28,7 @@ class World:
     """The objects of one row: org A's CA and certificate made by `creator`, and org B's CA."""
 
     ca: Any  # made by the creator (the target of CA routes, and the issuer for issue / sign-csr)
+    sub: Any  # an intermediate under `ca`, made by the creator (the target of ca-revoke)
     cert: Any  # made by the creator under `issuer`, a CA the creator did not make
     issuer: Any
     ca_b: Any
@@ -56,7 +57,10 @@ ROUTES: dict[str, Route] = {
     "ca-chain": Route("get", lambda w: f"/api/v1/cas/{w.ca.pk}/chain"),
     "ca-children": Route("get", lambda w: f"/api/v1/cas/{w.ca.pk}/children"),
     "ca-private-key": Route("get", lambda w: f"/api/v1/cas/{w.ca.pk}/private-key", flag="can_export_private_key"),
-    "ca-delete": Route("delete", lambda w: f"/api/v1/cas/{w.ca.pk}", flag="can_delete_ca"),
+    "ca-delete": Route("delete", lambda w: f"/api/v1/cas/{w.sub.pk}", flag="can_delete_ca"),
+    "ca-revoke": Route(
+        "post", lambda w: f"/api/v1/cas/{w.sub.pk}/revoke", lambda w: {"reason": "superseded"}, "can_delete_ca"
+    ),
     "ca-create-root": Route(
         "post",
         lambda w: "/api/v1/cas/",
@@ -90,6 +94,19 @@ ROUTES: dict[str, Route] = {
         },
         flag="can_create_cert",
     ),
+    # CA:TRUE needs can_create_ca as well (SPEC §5): the one flag given here is not enough.
+    "cert-issue-ca-type": Route(
+        "post",
+        lambda w: f"/api/v1/certificates/?ca_id={w.ca.pk}",
+        lambda w: {"common_name": "Sub", "subject_dn": "CN=Sub", "certificate_type": "ca", **FAST},
+        flag="can_create_cert",
+    ),
+    "cert-sign-csr-ca-type": Route(
+        "post",
+        lambda w: "/api/v1/certificates/sign-csr",
+        lambda w: {"csr": CSR_PEM, "ca_id": w.ca.pk, "certificate_type": "ca"},
+        flag="can_create_cert",
+    ),
     "cert-sign-csr": Route(
         "post",
         lambda w: "/api/v1/certificates/sign-csr",
@@ -117,6 +134,12 @@ ROUTES: dict[str, Route] = {
     "export-cert-pkcs12": Route(
         "get", lambda w: f"/api/v1/export/certificate/{w.cert.pk}/pkcs12?password=s3cret", flag="can_export_private_key"
     ),
+    "export-cert-pkcs12-post": Route(
+        "post",
+        lambda w: f"/api/v1/export/certificate/{w.cert.pk}/pkcs12",
+        lambda w: {"password": "s3cret"},
+        flag="can_export_private_key",
+    ),
 }
 
 ACTORS = (
@@ -127,36 +150,44 @@ ACTORS = (
     "user_same_org_flag",  # only the route's flag (none for reads)
     "user_other_org",  # every flag, in the other organization
     "creator",  # made the object with flags it has since lost
+    "creator_moved",  # the creator, moved to the other organization and given every flag there
     "anonymous",
 )
 
 # Written from SPEC §5 by hand, not derived from accounts.policy.RULES.
-# Columns follow ACTORS: su, admin A, admin B, user A, user A+flag, user B (all flags), creator, anonymous.
+# Columns follow ACTORS: su, admin A, admin B, user A, user A+flag, user B (all flags), creator, creator
+# moved to B (tenancy comes before authorship: as user B), anonymous.
 EXPECTED: dict[str, tuple[int, ...]] = {
-    "ca-get":                       (200, 200, 403, 200, 200, 403, 200, 401),
-    "ca-chain":                     (200, 200, 403, 200, 200, 403, 200, 401),
-    "ca-children":                  (200, 200, 403, 200, 200, 403, 200, 401),
-    "ca-private-key":               (200, 200, 403, 403, 200, 403, 200, 401),
-    "ca-delete":                    (204, 204, 403, 403, 204, 403, 204, 401),
+    "ca-get":                       (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "ca-chain":                     (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "ca-children":                  (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "ca-private-key":               (200, 200, 403, 403, 200, 403, 200, 403, 401),
+    "ca-delete":                    (204, 204, 403, 403, 204, 403, 204, 403, 401),
+    "ca-revoke":                    (200, 200, 403, 403, 200, 403, 200, 403, 401),
     # A root lands in the caller's own organization: org B's people may make one there.
-    "ca-create-root":               (201, 201, 201, 403, 201, 201, 403, 401),
+    "ca-create-root":               (201, 201, 201, 403, 201, 201, 403, 201, 401),
     # Creating under the creator's own CA still needs can_create_ca in the organization.
-    "ca-create-intermediate-org-a": (201, 201, 403, 403, 201, 403, 403, 401),
-    "ca-create-intermediate-org-b": (201, 403, 201, 403, 403, 201, 403, 401),
-    "export-ca-certificate":        (200, 200, 403, 200, 200, 403, 200, 401),
-    "export-ca-private-key":        (200, 200, 403, 403, 200, 403, 200, 401),
+    "ca-create-intermediate-org-a": (201, 201, 403, 403, 201, 403, 403, 403, 401),
+    "ca-create-intermediate-org-b": (201, 403, 201, 403, 403, 201, 403, 201, 401),
+    "export-ca-certificate":        (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "export-ca-private-key":        (200, 200, 403, 403, 200, 403, 200, 403, 401),
     # The creator made the issuing CA: issuing under one's own CA is allowed.
-    "cert-issue":                   (201, 201, 403, 403, 201, 403, 201, 401),
-    "cert-sign-csr":                (201, 201, 403, 403, 201, 403, 201, 401),
-    "cert-get":                     (200, 200, 403, 200, 200, 403, 200, 401),
-    "cert-revoke":                  (200, 200, 403, 403, 200, 403, 200, 401),
-    "cert-private-key":             (200, 200, 403, 403, 200, 403, 200, 401),
+    "cert-issue":                   (201, 201, 403, 403, 201, 403, 201, 403, 401),
+    # ...but not a CA certificate: that needs can_create_ca, which neither the creator nor the
+    # holder of can_create_cert alone has.
+    "cert-issue-ca-type":           (201, 201, 403, 403, 403, 403, 403, 403, 401),
+    "cert-sign-csr-ca-type":        (201, 201, 403, 403, 403, 403, 403, 403, 401),
+    "cert-sign-csr":                (201, 201, 403, 403, 201, 403, 201, 403, 401),
+    "cert-get":                     (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "cert-revoke":                  (200, 200, 403, 403, 200, 403, 200, 403, 401),
+    "cert-private-key":             (200, 200, 403, 403, 200, 403, 200, 403, 401),
     # Renewing needs create_cert on the issuing CA, which the certificate's creator did not make.
-    "cert-renew":                   (201, 201, 403, 403, 201, 403, 403, 401),
-    "export-cert":                  (200, 200, 403, 200, 200, 403, 200, 401),
-    "export-cert-chain":            (200, 200, 403, 200, 200, 403, 200, 401),
-    "export-cert-private-key":      (200, 200, 403, 403, 200, 403, 200, 401),
-    "export-cert-pkcs12":           (200, 200, 403, 403, 200, 403, 200, 401),
+    "cert-renew":                   (201, 201, 403, 403, 201, 403, 403, 403, 401),
+    "export-cert":                  (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "export-cert-chain":            (200, 200, 403, 200, 200, 403, 200, 403, 401),
+    "export-cert-private-key":      (200, 200, 403, 403, 200, 403, 200, 403, 401),
+    "export-cert-pkcs12":           (200, 200, 403, 403, 200, 403, 200, 403, 401),
+    "export-cert-pkcs12-post":      (200, 200, 403, 403, 200, 403, 200, 403, 401),
 }  # fmt: skip
 
 CASES = [
@@ -178,8 +209,10 @@ def creator(org_a):
 @pytest.fixture
 def world(admin_a, admin_b, creator) -> World:
     issuer = create_ca(admin_a, "Admin CA")
+    ca = create_ca(creator, "Creator CA", allow_leaf_certs=True)
     world = World(
-        ca=create_ca(creator, "Creator CA"),
+        ca=ca,
+        sub=create_ca(creator, "Creator Sub", parent=ca),
         cert=issue_certificate(creator, issuer, "made.example.com"),
         issuer=issuer,
         ca_b=create_ca(admin_b, "Root B"),
@@ -193,6 +226,11 @@ def _client(actor: str, route: Route, request, client_for, creator, org_a, org_b
     if actor == "anonymous":
         return APIClient()
     if actor == "creator":
+        return client_for(creator)
+    if actor == "creator_moved":
+        creator.organization = org_b
+        creator.__dict__.update(dict.fromkeys(FLAGS, True))
+        creator.save()
         return client_for(creator)
     if actor == "user_same_org_flag":
         flags = {route.flag: True} if route.flag else {}
@@ -253,6 +291,8 @@ MISSING_ROUTES: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("get", "/api/v1/export/certificate/{id}/chain", None, 404),
     ("get", "/api/v1/export/certificate/{id}/private-key", None, 404),
     ("get", "/api/v1/export/certificate/{id}/pkcs12", None, 404),
+    ("post", "/api/v1/export/certificate/{id}/pkcs12", {"password": "s3cret"}, 404),
+    ("post", "/api/v1/cas/{id}/revoke", {"reason": "superseded"}, 404),
 ]  # fmt: skip
 
 

@@ -173,11 +173,9 @@ def test_number_validity_and_authority_key_identifier(public: Client, root: Cert
 REASONS = [
     ("key_compromise", x509.ReasonFlags.key_compromise),
     ("keyCompromise", x509.ReasonFlags.key_compromise),
-    ("ca_compromise", x509.ReasonFlags.ca_compromise),
     ("affiliation_changed", x509.ReasonFlags.affiliation_changed),
     ("superseded", x509.ReasonFlags.superseded),
     ("cessation_of_operation", x509.ReasonFlags.cessation_of_operation),
-    ("certificate_hold", x509.ReasonFlags.certificate_hold),
     ("privilege_withdrawn", x509.ReasonFlags.privilege_withdrawn),
     ("unspecified", None),  # RFC 5280 §5.3.1: leave unspecified out
     ("the laptop was stolen", None),  # free text: kept on the row, no code in the CRL
