@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+Pause = Callable[[], None] | None  # called after each timed round (bench.compare hands the turn over there)
+
 
 @dataclass
 class Answer:
@@ -105,7 +107,7 @@ class Samples:
         return self.n / self.wall if self.wall else 0.0
 
 
-def timed(fn: Callable[[int], Any], n: int, warmup: int = 0) -> Samples:
+def timed(fn: Callable[[int], Any], n: int, warmup: int = 0, pause: Pause = None) -> Samples:
     """Call fn(i) n times in a row (after `warmup` untimed calls)."""
     for i in range(warmup):
         fn(-1 - i)
@@ -116,10 +118,12 @@ def timed(fn: Callable[[int], Any], n: int, warmup: int = 0) -> Samples:
         fn(i)
         samples.latencies.append(time.perf_counter() - t0)
     samples.wall = time.perf_counter() - start
+    if pause:
+        pause()
     return samples
 
 
-def interleaved(runs: list[tuple[Callable[[int], Any], int]], rounds: int = 5) -> list[Samples]:
+def interleaved(runs: list[tuple[Callable[[int], Any], int]], rounds: int = 5, pause: Pause = None) -> list[Samples]:
     """Several workloads timed in alternating rounds, a share of each per round, so that a change in
     the machine's load during the run weighs on all of them alike (a floor and its workload)."""
     out = [Samples() for _ in runs]
@@ -134,18 +138,41 @@ def interleaved(runs: list[tuple[Callable[[int], Any], int]], rounds: int = 5) -
                 out[k].latencies.append(time.perf_counter() - t0)
                 done[k] += 1
             out[k].wall += time.perf_counter() - start
+        if pause:
+            pause()
     return out
 
 
 def concurrent(
-    fn: Callable[[int], Any], clients: int, n: int | None = None, seconds: float | None = None, warmup: int = 0
+    fn: Callable[[int], Any],
+    clients: int,
+    n: int | None = None,
+    seconds: float | None = None,
+    warmup: int = 0,
+    rounds: int = 1,
+    pause: Pause = None,
 ) -> Samples:
-    """`clients` threads calling fn(i) back to back: `n` calls in all, or for `seconds`."""
+    """`clients` threads calling fn(i) back to back: `n` calls in all, or for `seconds`, cut into
+    `rounds` runs (their latencies and wall times added up) with `pause` after each."""
     if warmup:
-        concurrent(fn, clients, n=warmup * clients)
+        _concurrent(fn, clients, range(warmup * clients), None)
+    samples = Samples(clients=clients)
+    for r in range(rounds):
+        if n is not None:
+            part = _concurrent(fn, clients, range(r * n // rounds, (r + 1) * n // rounds), None)
+        else:
+            part = _concurrent(fn, clients, range(r * 10**12, (r + 1) * 10**12), (seconds or 0.0) / rounds)
+        samples.latencies += part.latencies
+        samples.wall += part.wall
+        if pause:
+            pause()
+    return samples
+
+
+def _concurrent(fn: Callable[[int], Any], clients: int, indexes: range, seconds: float | None) -> Samples:
     samples = Samples(clients=clients)
     lock = threading.Lock()
-    counter = iter(range(n if n is not None else 10**12))
+    counter = iter(indexes)
     barrier = threading.Barrier(clients + 1)
     errors: list[BaseException] = []
     deadline = [0.0]

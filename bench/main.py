@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.server import postgres_database, running_server
-from bench.workloads import Bench, Plan, Row
+from bench import compare
+from bench.server import database, database_label, running_server
+from bench.workloads import SECTIONS, Bench, Plan, Row
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
-SECTIONS = ("signing", "issuing", "ocsp", "me", "crl")
 
 
 def log(message: str) -> None:
@@ -57,53 +55,40 @@ def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-@contextlib.contextmanager
-def database(backend: str, admin_url: str) -> Iterator[str | None]:
-    if backend == "sqlite":
-        yield None  # the embedded default: a SQLite file in the server's data directory
-    else:
-        with postgres_database(admin_url) as url:
-            yield url
-
-
 def run_backend(backend: str, args: argparse.Namespace, plan: Plan) -> tuple[list[Row], dict[str, Any]]:
-    sections = set(args.only.split(",")) if args.only else set(SECTIONS)
     started, load_before = time.perf_counter(), loadavg()
     log(f"== {backend}: gunicorn -w {args.workers}, load average {load_before}")
     with database(backend, args.database_url) as url, running_server(backend, url, args.workers) as server:
         bench = Bench(server, plan, log=log)
-        bench.setup()
-        if "signing" in sections:
-            bench.run_signing()
-        if "issuing" in sections:
-            bench.run_issuing()
-        if "ocsp" in sections:
-            bench.run_ocsp()
-        if "me" in sections:
-            bench.run_me()
-        if "crl" in sections:
-            bench.run_crls_and_lists()
-            if args.scale and backend == "postgres":
-                bench.run_scale()
-        bench.memory_row()
-        server_version = None
-        if backend == "postgres":
-            import psycopg
-
-            with psycopg.connect(url) as conn:
-                server_version = conn.info.parameter_status("server_version")
+        bench.run(sections(args), scale=args.scale)
+        label = database_label(url)
     info = {
         "seconds": round(time.perf_counter() - started, 1),
         "load_average_before": load_before,
         "load_average_after": loadavg(),
-        "database": f"PostgreSQL {server_version}" if server_version else "SQLite (embedded default)",
+        "database": label,
     }
     log(f"== {backend} done in {info['seconds']} s, load average {info['load_average_after']}")
     return bench.rows, info
 
 
+def sections(args: argparse.Namespace) -> set[str]:
+    return set(args.only.split(",")) if args.only else set(SECTIONS)
+
+
 def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "" if value is None else format(value, spec)
+
+
+def grid(headers: list[str], lines: list[list[str]]) -> str:
+    """A plain-text table: columns padded to their widest cell, the last one left free."""
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers[:-1])]
+    out = []
+    for cells in [headers, *lines]:
+        out.append(" | ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True)) + " | " + cells[-1])
+        if cells is headers:
+            out.append("-+-".join("-" * w for w in widths) + "-+-------")
+    return "\n".join(out)
 
 
 def table(rows: list[Row]) -> str:
@@ -123,13 +108,39 @@ def table(rows: list[Row]) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers[:-1])]
-    out = []
-    for cells in [headers, *lines]:
-        out.append(" | ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True)) + " | " + cells[-1])
-        if cells is headers:
-            out.append("-+-".join("-" * w for w in widths) + "-+-------")
-    return "\n".join(out)
+    return grid(headers, lines)
+
+
+def run_compare(args: argparse.Namespace, plan: Plan, backends: list[str], report: dict[str, Any]) -> str:
+    """The working tree against `args.compare` (bench.compare): fills `report`, returns the table.
+    `passed` is whether no workload's p50 is over 1.3x REF's."""
+    current = compare.current_tree()
+    trees: dict[str, list[Row]] = {"current": [], "ref": []}
+    with compare.ref_tree(args.compare) as ref:
+        report["compare"] = {"current": current.label, "ref": ref.label, "slower_than": compare.SLOWER}
+        for backend in backends:
+            load_before = loadavg()
+            log(f"== {backend}: {current.label} against {ref.label}, load average {load_before}")
+            rows, info = compare.run_pair(
+                backend,
+                [current, ref],
+                plan,
+                sections(args),
+                database_url=args.database_url,
+                workers=args.workers,
+                scale=args.scale,
+                log=log,
+            )
+            for name in trees:
+                trees[name] += rows[name]
+            report["backends"][backend] = {**info, "load_average_before": load_before, "load_average_after": loadavg()}
+            log(f"== {backend} done in {info['seconds']} s, load average {loadavg()}")
+    entries = compare.compared(trees["current"], trees["ref"])
+    report["rows"] = [{k: round(v, 3) if isinstance(v, float) else v for k, v in e.items()} for e in entries]
+    report["trees"] = {name: [r.as_dict() for r in rows] for name, rows in trees.items()}
+    report["passed"] = not any(e["slower"] for e in entries)
+    heading = f"current: {current.label}; REF: {ref.label}; ratio = current / REF"
+    return heading + "\n" + grid(compare.HEADERS, [compare.cells(e) for e in entries])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", action="store_true", help="also 1,000,000 certificates on PostgreSQL")
     parser.add_argument("--only", help=f"comma-separated sections among {','.join(SECTIONS)}")
     parser.add_argument("--json-out", type=Path, help="also write the JSON line to this file")
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        help="run the working tree and REF (a commit, in a temporary worktree) in turns; print each workload's ratio",
+    )
     args = parser.parse_args(argv)
 
     plan = Plan.tiny() if args.tiny else Plan.quick() if args.quick else Plan()
@@ -160,14 +176,18 @@ def main(argv: list[str] | None = None) -> int:
         "scale": args.scale,
         "backends": {},
     }
-    rows: list[Row] = []
-    for backend in backends:
-        backend_rows, info = run_backend(backend, args, plan)
-        rows += backend_rows
-        report["backends"][backend] = info
-    report["rows"] = [r.as_dict() for r in rows]
-    report["passed"] = all(r.passed is not False for r in rows)
-    print(table(rows))
+    if args.compare:
+        text = run_compare(args, plan, backends, report)
+    else:
+        rows: list[Row] = []
+        for backend in backends:
+            backend_rows, info = run_backend(backend, args, plan)
+            rows += backend_rows
+            report["backends"][backend] = info
+        report["rows"] = [r.as_dict() for r in rows]
+        report["passed"] = all(r.passed is not False for r in rows)
+        text = table(rows)
+    print(text)
     line = json.dumps(report, separators=(",", ":"))
     print(line)
     if args.json_out:

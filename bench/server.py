@@ -1,4 +1,9 @@
-"""pkiserver as production runs it: migrated, under gunicorn with several workers, on its own database."""
+"""pkiserver as production runs it: migrated, under gunicorn with several workers, on its own database.
+
+The server runs the code of one tree: this repository, or another checkout of it (`--compare`).
+Its `manage.py`, gunicorn and the bench's helper processes (`bench.bulk`, `bench.probe`,
+`bench.crlmem`, which read the application's models) run from that tree, with it as `PYTHONPATH`.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
 # The bench chooses these; the caller's environment must not leak into the server.
-_OWN = ("DATA_DIR", "DATABASE_URL", "CACHE_URL", "SECRET_KEY", "DEBUG", "PRIVATE_KEY_ENCRYPTION_KEY")
+_OWN = ("DATA_DIR", "DATABASE_URL", "CACHE_URL", "SECRET_KEY", "DEBUG", "PRIVATE_KEY_ENCRYPTION_KEY", "PYTHONPATH")
 
 
 @contextlib.contextmanager
@@ -48,6 +53,26 @@ def postgres_database(admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(**connect) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def database(backend: str, admin_url: str) -> Iterator[str | None]:
+    """The database URL a server of `backend` runs on (None: the embedded SQLite default, a file in
+    the server's fresh data directory)."""
+    if backend == "sqlite":
+        yield None
+    else:
+        with postgres_database(admin_url) as url:
+            yield url
+
+
+def database_label(url: str | None) -> str:
+    if url is None:
+        return "SQLite (embedded default)"
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return f"PostgreSQL {conn.info.parameter_status('server_version')}"
 
 
 def _free_port() -> int:
@@ -82,6 +107,7 @@ class Server:
     env: dict[str, str]
     data_dir: Path
     workers: int
+    tree: Path = REPO
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     peak_rss: dict[int, float] = field(default_factory=dict)
@@ -95,7 +121,12 @@ class Server:
 
     def manage(self, *args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=600
+            [sys.executable, "manage.py", *args],
+            cwd=self.tree,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if done.returncode != 0:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -105,7 +136,7 @@ class Server:
         """Run `python -m bench.<module>` against the server's database and settings."""
         done = subprocess.run(
             [sys.executable, "-m", f"bench.{module}", *args],
-            cwd=REPO,
+            cwd=self.tree,
             env={**self.env, **(extra_env or {})},
             capture_output=True,
             text=True,
@@ -144,7 +175,7 @@ class Server:
                     "--graceful-timeout",
                     "5",
                 ],
-                cwd=REPO,
+                cwd=self.tree,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -179,9 +210,11 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(backend: str, database_url: str | None, workers: int, keep: bool = False) -> Iterator[Server]:
-    """A migrated pkiserver under gunicorn: on `database_url`, or on the embedded SQLite default
-    (a fresh data directory) when it is None."""
+def running_server(
+    backend: str, database_url: str | None, workers: int, keep: bool = False, tree: Path = REPO
+) -> Iterator[Server]:
+    """A migrated pkiserver under gunicorn, running the code of `tree`: on `database_url`, or on the
+    embedded SQLite default (a fresh data directory) when it is None."""
     from cryptography.fernet import Fernet
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"pkiserver-bench-{backend}-"))
@@ -195,11 +228,14 @@ def running_server(backend: str, database_url: str | None, workers: int, keep: b
         LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="pkiserver.settings",
         PYTHONUNBUFFERED="1",
+        PYTHONPATH=str(tree),
     )
     if database_url:
         env["DATABASE_URL"] = database_url
     port = _free_port()
-    server = Server(backend=backend, url=f"http://127.0.0.1:{port}", env=env, data_dir=data_dir, workers=workers)
+    server = Server(
+        backend=backend, url=f"http://127.0.0.1:{port}", env=env, data_dir=data_dir, workers=workers, tree=tree
+    )
     try:
         server.start()
         yield server

@@ -1,4 +1,4 @@
-"""The workloads of issue 7, each next to the floor it is compared with, against one running server."""
+"""The workloads of issues 7 and 17, each next to the floor it is compared with, against one running server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import secrets
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,10 +17,11 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from bench import floors
-from bench.client import Client, Samples, concurrent, interleaved, timed
+from bench.client import Client, Pause, Samples, concurrent, interleaved, timed
 from bench.server import Server
 
 API = "/api/v1"
+SECTIONS = ("signing", "issuing", "ocsp", "me", "crl")
 ROOT_PASSWORD = "Bench-Root-" + secrets.token_hex(8)
 ADMIN_PASSWORD = "Bench-Admin-" + secrets.token_hex(8)
 
@@ -42,6 +43,7 @@ class Plan:
     me_seconds: float = 8.0
     crl_sizes: tuple[int, int, int] = (100, 10_000, 100_000)
     crl_fetch: int = 60
+    revokes: int = 60  # revocations at the small CRL, next to as many sign-CSRs
     rebuilds: int = 5
     rebuild_floors: int = 3
     list_small: int = 1_000
@@ -59,6 +61,7 @@ class Plan:
             ocsp_conc=200,
             me_seconds=4.0,
             crl_fetch=30,
+            revokes=30,
             rebuilds=3,
             rebuild_floors=2,
             list_reads=40,
@@ -76,6 +79,7 @@ class Plan:
             me_seconds=0.6,
             crl_sizes=(5, 50, 500),
             crl_fetch=5,
+            revokes=4,
             rebuilds=1,
             rebuild_floors=1,
             list_small=60,
@@ -132,12 +136,18 @@ class Bench:
     plan: Plan
     rows: list[Row] = field(default_factory=list)
     log: Any = print
+    # Set by bench.compare, which runs two of these in turns: called after each timed round, and
+    # how many rounds a concurrent run is cut into (so the two servers alternate within it too).
+    pause: Pause = None
+    concurrent_rounds: int = 1
+    csr_key: Any = None  # the CSR's key; two benches compared share one
 
     def __post_init__(self) -> None:
         self.first_byte: dict[int, Samples] = {}
         host, port = self.server.host_port
         self.anon = Client(host, port)
-        self.csr_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if self.csr_key is None:
+            self.csr_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.csr_pem = (
             x509.CertificateSigningRequestBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csr.bench.example")]))
@@ -146,6 +156,23 @@ class Bench:
             .public_bytes(serialization.Encoding.PEM)
             .decode()
         )
+
+    def run(self, sections: set[str], scale: bool = False) -> None:
+        """Set up the dataset, then the workloads of `sections` (bench.workloads.SECTIONS), in order."""
+        self.setup()
+        if "signing" in sections:
+            self.run_signing()
+        if "issuing" in sections:
+            self.run_issuing()
+        if "ocsp" in sections:
+            self.run_ocsp()
+        if "me" in sections:
+            self.run_me()
+        if "crl" in sections:
+            self.run_crls_and_lists()
+            if scale and self.server.backend == "postgres":
+                self.run_scale()
+        self.memory_row()
 
     # --- rows ------------------------------------------------------------------------------
 
@@ -193,8 +220,11 @@ class Bench:
             )
         )
 
-    def throughput_row(self, workload: str, samples: Samples, baseline: Samples, limit: float, what: str) -> Row:
+    def throughput_row(self, workload: str, samples: Samples, baseline: Samples, limit: float | None, what: str) -> Row:
+        """A row whose ratio is its throughput over the baseline's, passing at `limit` or above
+        (no limit: for information)."""
         ratio = samples.throughput / baseline.throughput
+        target = f"rps >= {limit}x {what}" if limit is not None else f"for information: rps in units of {what}"
         return self.add(
             Row(
                 backend=self.server.backend,
@@ -204,10 +234,13 @@ class Bench:
                 p95_ms=_ms(samples.p95),
                 rps=samples.throughput,
                 ratio=ratio,
-                target=f"rps >= {limit}x {what} ({baseline.throughput:.1f}/s)",
-                passed=ratio >= limit,
+                target=f"{target} ({baseline.throughput:.1f}/s)",
+                passed=ratio >= limit if limit is not None else None,
             )
         )
+
+    def concurrent(self, fn: Callable[[int], Any], clients: int, n: int, warmup: int = 0) -> Samples:
+        return concurrent(fn, clients, n=n, warmup=warmup, rounds=self.concurrent_rounds, pause=self.pause)
 
     # --- set-up, through the API -----------------------------------------------------------
 
@@ -321,9 +354,10 @@ class Bench:
                 (sign, plan.csr_seq),
                 (self.healthz, plan.csr_seq),
                 (self.me, plan.csr_seq),
-            ]
+            ],
+            pause=self.pause,
         )
-        self.latency_row("sign CSR (RSA-2048 CA), sequential", seq, floor, 5)
+        self.latency_row("sign CSR (RSA-2048 CA), sequential", seq, floor, target="for information: p50 in leaf floors")
         for label, part in (("GET /healthz, sequential", bare), ("GET /users/me, sequential", authed)):
             self.latency_row(
                 label,
@@ -332,21 +366,21 @@ class Bench:
                 target="for information, next to sign CSR",
                 note=f"its p50 in leaf floors; sign CSR takes {_ms(seq.p50 - part.p50):.2f} ms more",
             )
-        conc = concurrent(lambda i: self.sign_csr(ca), 4, n=plan.csr_conc, warmup=2)
+        conc = self.concurrent(lambda i: self.sign_csr(ca), 4, n=plan.csr_conc, warmup=2)
         self.throughput_row("sign CSR, 4 concurrent clients", conc, seq, 1.5, "sequential")
 
     def run_issuing(self) -> None:
         plan = self.plan
         floor_op, issue = floors.keygen_and_sign(self.ca2048.material, 2048), lambda i: self.issue(self.ca2048, i)
         warm(floor_op, issue, times=2)
-        floor, seq = interleaved([(floor_op, plan.issue_seq), (issue, plan.issue_seq)])
+        floor, seq = interleaved([(floor_op, plan.issue_seq), (issue, plan.issue_seq)], pause=self.pause)
         self.latency_row("issue, server RSA-2048 key, sequential", seq, floor, 1.3)
-        conc = concurrent(lambda i: self.issue(self.ca2048, 10_000 + i), 4, n=plan.issue_conc, warmup=1)
+        conc = self.concurrent(lambda i: self.issue(self.ca2048, 10_000 + i), 4, n=plan.issue_conc, warmup=1)
         self.throughput_row("issue, server RSA-2048 key, 4 concurrent", conc, seq, 1.5, "sequential")
         floor_op = floors.keygen_and_sign(self.ca4096.material, 2048)
         issue = lambda i: self.issue(self.ca4096, 20_000 + i)  # noqa: E731
         warm(floor_op, issue, times=2)
-        floor, seq = interleaved([(floor_op, plan.issue_seq), (issue, plan.issue_seq)])
+        floor, seq = interleaved([(floor_op, plan.issue_seq), (issue, plan.issue_seq)], pause=self.pause)
         self.latency_row("issue under an RSA-4096 CA, sequential", seq, floor, 1.3)
 
     def run_ocsp(self) -> None:
@@ -364,9 +398,9 @@ class Bench:
         assert answer.certificate_status == ocsp.OCSPCertStatus.GOOD, answer.certificate_status
         floor_op = floors.ocsp_sign(ca.material, der)
         warm(floor_op, post)
-        floor, seq = interleaved([(floor_op, max(plan.ocsp_seq, 100)), (post, plan.ocsp_seq)])
+        floor, seq = interleaved([(floor_op, max(plan.ocsp_seq, 100)), (post, plan.ocsp_seq)], pause=self.pause)
         self.latency_row("OCSP POST, sequential", seq, floor, 4)
-        conc = concurrent(post, 4, n=plan.ocsp_conc, warmup=2)
+        conc = self.concurrent(post, 4, n=plan.ocsp_conc, warmup=2)
         self.throughput_row("OCSP POST, 4 concurrent clients", conc, seq, 1.5, "sequential")
 
     def run_me(self) -> None:
@@ -374,11 +408,11 @@ class Bench:
         totals: dict[str, Samples] = {"me": Samples(clients=8), "healthz": Samples(clients=8)}
         for _ in range(rounds):  # interleaved, so a change in the machine's load hits both alike
             for name, fn in (("healthz", self.healthz), ("me", self.me)):
-                part = concurrent(fn, 8, seconds=self.plan.me_seconds / (2 * rounds), warmup=2)
+                part = concurrent(fn, 8, seconds=self.plan.me_seconds / (2 * rounds), warmup=2, pause=self.pause)
                 totals[name].latencies += part.latencies
                 totals[name].wall += part.wall
         self.latency_row("GET /healthz (no auth), 8 concurrent", totals["healthz"], target="baseline")
-        self.throughput_row("GET /users/me (bearer), 8 concurrent", totals["me"], totals["healthz"], 0.6, "/healthz")
+        self.throughput_row("GET /users/me (bearer), 8 concurrent", totals["me"], totals["healthz"], None, "/healthz")
 
     def list_reads(self, label: str, paths: dict[str, str], limit_ms: float = 20.0) -> dict[str, Any]:
         """p50 of each list path, and the queries each costs (counted by bench.probe)."""
@@ -389,7 +423,7 @@ class Bench:
                 answer = self.api.request("GET", path)
                 assert answer.status == 200, (answer.status, answer.body[:200])
 
-            samples = timed(read, self.plan.list_reads, warmup=3)
+            samples = timed(read, self.plan.list_reads, warmup=3, pause=self.pause)
             probe = counts[path]
             # The issue sets this target on PostgreSQL; SQLite's figures are shown for information.
             judged = self.server.backend == "postgres"
@@ -447,6 +481,7 @@ class Bench:
         for _ in range(small):
             cert = self.sign_csr(crl_cas[small])
             self.api.call("POST", f"{API}/certificates/{cert['id']}/revoke", {"reason": "key_compromise"})
+        spare_small = [self.sign_csr(crl_cas[small])["id"] for _ in range(plan.revokes)]
         spare: dict[int, list[int]] = {}
         for size in (mid, large):
             # One to build the first CRL, then `rebuilds` to time here and as many in --scale.
@@ -455,12 +490,19 @@ class Bench:
             self.api.call("POST", f"{API}/certificates/{spare[size].pop()}/revoke", {"reason": "superseded"})
 
         to_revoke = iter(spare[large])
-        floor, rebuild = self.rebuilds(crl_cas[large], large, to_revoke)
+        floor, rebuild, sign = self.rebuilds(crl_cas[large], large, to_revoke)
         self.latency_row(f"revoke at {large:,} revoked (CRL rebuild)", rebuild, floor, 1.5)
+        self.revoke_vs_sign_row(f"{large:,} revoked", rebuild, sign)
         self.crl_memory_row(crl_cas[large], crl_cas[small])
 
-        fetched = self.crl_fetches({size: crl_cas[size] for size in plan.crl_sizes})
-        self.crl_ratio_rows({small: fetched[small], large: fetched[large]}, "")
+        self.crl_fetches({size: crl_cas[size] for size in plan.crl_sizes})
+        self.first_byte_row(small, large, "")
+        # After the fetches, which need every CRL unchanged: revocations from `small` revoked on.
+        sign, revoke = interleaved(
+            [(lambda i: self.sign_csr(crl_cas[small]), plan.revokes), (self.revoker(iter(spare_small)), plan.revokes)],
+            pause=self.pause,
+        )
+        self.revoke_vs_sign_row(f"{small:,} revoked", revoke, sign)
 
         large_counts = self.list_reads(f"{self.org_certificates()} stored", paths)
         self.query_count_row(small_counts, large_counts, f"{plan.list_small:,} vs {self.org_certificates():,}")
@@ -484,16 +526,48 @@ class Bench:
             )
         )
 
-    def rebuilds(self, ca: CAInfo, revoked: int, to_revoke: Any) -> tuple[Samples, Samples]:
-        """Revocations at `revoked` entries (each rebuilds the CRL), next to the build of that CRL."""
-        floor_op = floors.crl_build(ca.material, floors.crl_entries(revoked + 1))
+    def revoker(self, to_revoke: Iterator[int]) -> Callable[[int], None]:
+        """An operation that revokes the next certificate of `to_revoke` through the API."""
 
         def revoke(i: int) -> None:
             self.api.call("POST", f"{API}/certificates/{next(to_revoke)}/revoke", {"reason": "superseded"})
 
-        rounds = max(self.plan.rebuilds, self.plan.rebuild_floors)
-        floor, rebuild = interleaved([(floor_op, self.plan.rebuild_floors), (revoke, self.plan.rebuilds)], rounds)
-        return floor, rebuild
+        return revoke
+
+    def rebuilds(self, ca: CAInfo, revoked: int, to_revoke: Iterator[int]) -> tuple[Samples, Samples, Samples]:
+        """Revocations at `revoked` entries (each rebuilds the CRL), next to the build of that CRL
+        and to as many sign-CSRs under that CA."""
+        floor_op = floors.crl_build(ca.material, floors.crl_entries(revoked + 1))
+        plan = self.plan
+        floor, rebuild, sign = interleaved(
+            [
+                (floor_op, plan.rebuild_floors),
+                (self.revoker(to_revoke), plan.rebuilds),
+                (lambda i: self.sign_csr(ca), plan.rebuilds),
+            ],
+            max(plan.rebuilds, plan.rebuild_floors),
+            pause=self.pause,
+        )
+        return floor, rebuild, sign
+
+    def revoke_vs_sign_row(self, label: str, revoke: Samples, sign: Samples) -> Row:
+        """Issue 17: a revocation's p50 no slower than a sign-CSR's, timed in the same rounds."""
+        ratio = revoke.p50 / sign.p50
+        return self.add(
+            Row(
+                backend=self.server.backend,
+                workload=f"revoke / sign CSR p50, at {label}",
+                n=revoke.n,
+                p50_ms=_ms(revoke.p50),
+                p95_ms=_ms(revoke.p95),
+                floor_ms=_ms(sign.p50),
+                floor_p95_ms=_ms(sign.p95),
+                ratio=ratio,
+                target="revoke p50 <= sign-CSR p50",
+                passed=ratio <= 1,
+                note=f"p50s: revoke {_ms(revoke.p50):.2f} ms, sign CSR {_ms(sign.p50):.2f} ms (floor column)",
+            )
+        )
 
     def crl_fetches(self, cas: dict[int, CAInfo]) -> dict[int, Samples]:
         """DER fetches of each CA's CRL, the sizes interleaved; no CRL may change meanwhile."""
@@ -516,7 +590,8 @@ class Bench:
 
         ops = {size: fetcher(size) for size in cas}
         warm(*ops.values(), times=3)
-        fetched = dict(zip(cas, interleaved([(op, self.plan.crl_fetch) for op in ops.values()]), strict=True))
+        runs = [(op, self.plan.crl_fetch) for op in ops.values()]
+        fetched = dict(zip(cas, interleaved(runs, pause=self.pause), strict=True))
         for size, ca in cas.items():
             # No signing on the request path: the CRL served at the end is the one served first.
             last = self.anon.call("GET", f"/crl/{ca.slug}")
@@ -532,23 +607,8 @@ class Bench:
             )
         return fetched
 
-    def crl_ratio_rows(self, fetched: dict[int, Samples], label: str) -> None:
-        small, large = min(fetched), max(fetched)
-        ratio = fetched[large].p50 / fetched[small].p50
-        self.add(
-            Row(
-                backend=self.server.backend,
-                workload=f"CRL fetch p50 ratio {large:,} / {small:,}{label}",
-                n=fetched[large].n,
-                p50_ms=_ms(fetched[large].p50),
-                p95_ms=_ms(fetched[large].p95),
-                floor_ms=_ms(fetched[small].p50),
-                ratio=ratio,
-                target="<= 2x the small CRL",
-                passed=ratio <= 2,
-                note="whole answer read by the client",
-            )
-        )
+    def first_byte_row(self, small: int, large: int, label: str) -> None:
+        """The large CRL's time to the first byte over the small one's: the server's own work."""
         ttfb = self.first_byte[large].p50 / self.first_byte[small].p50
         self.add(
             Row(
@@ -572,10 +632,11 @@ class Bench:
         scale_counts = self.list_reads(f"{stored:,} stored", self.paths)
         self.query_count_row(self.small_counts, scale_counts, f"{plan.list_small:,} vs {stored:,}")
         small, _, large = plan.crl_sizes
-        floor, rebuild = self.rebuilds(self.crl_cas[large], large, self.spare_large)
+        floor, rebuild, sign = self.rebuilds(self.crl_cas[large], large, self.spare_large)
         self.latency_row(f"revoke at {large:,} revoked, {stored:,} stored", rebuild, floor, 1.5)
-        fetched = self.crl_fetches({size: self.crl_cas[size] for size in (small, large)})
-        self.crl_ratio_rows(fetched, f" @{stored:,}")
+        self.revoke_vs_sign_row(f"{large:,} revoked, {stored:,} stored", rebuild, sign)
+        self.crl_fetches({size: self.crl_cas[size] for size in (small, large)})
+        self.first_byte_row(small, large, f" @{stored:,}")
 
     def memory_row(self) -> None:
         peaks = self.server.peak_rss
