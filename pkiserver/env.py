@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +16,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 T = TypeVar("T")
+
+logger = logging.getLogger("pkiserver")
 
 # FileAwareEnv also accepts NAME_FILE, pointing at a file that holds the secret.
 _env = environ.FileAwareEnv()
@@ -160,6 +164,31 @@ def private_directory(path: Path) -> Path:
     return path
 
 
+# Files SQLite keeps beside a database: rollback journal, write-ahead log, shared-memory index.
+_SQLITE_COMPANIONS = ("", "-journal", "-wal", "-shm")
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite database 0600 before SQLite opens it (SQLite then gives its journals the
+    same mode, SPEC §11), and take group and other access off files an older version left readable."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no directory, no write access: SQLite reports it, as a database error
+    for name in (f"{path}{suffix}" for suffix in _SQLITE_COMPANIONS):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+                logger.warning("Made %s private to this account (mode %04o, was %04o).", name, mode & 0o700, mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours to change (another owner, a read-only mount): say so, carry on
+            logger.warning("%s is readable by other accounts and cannot be made private: %s", name, exc.strerror)
+
+
 def persistent_secret(name: str, path: Path, *, make: Callable[[], str], min_length: int = 0) -> str:
     """Read a secret from the environment, else from `path`, else create it there (mode 0600)."""
     if is_set(name):
@@ -192,13 +221,13 @@ def random_secret_key() -> str:
 
 def fernet_keys(name: str, path: Path) -> list[str]:
     """Fernet keys from `name` (comma-separated, newest first), else one kept in `path`."""
-    from cryptography.fernet import Fernet
+    from certificates.x509.sealing import is_sealing_key, new_sealing_key
 
     if is_set(name):
         raw = env_str(name)
     else:
         existed = path.exists()
-        raw = persistent_secret(name, path, make=lambda: Fernet.generate_key().decode())
+        raw = persistent_secret(name, path, make=new_sealing_key)
         if not existed:
             import logging
 
@@ -209,10 +238,6 @@ def fernet_keys(name: str, path: Path) -> list[str]:
     if not keys:
         raise ConfigError(name, "is empty")
     for index, key in enumerate(keys):
-        try:
-            Fernet(key.encode())
-        except (ValueError, TypeError):
-            raise ConfigError(
-                name, f"key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)"
-            ) from None
+        if not is_sealing_key(key):
+            raise ConfigError(name, f"key #{index + 1} is not a valid Fernet key (32 url-safe base64-encoded bytes)")
     return keys

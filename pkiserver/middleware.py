@@ -1,6 +1,5 @@
 """Middleware of our own: a lost database answers `503` JSON everywhere (not only in the DRF
-views), every other error outside the console is JSON too, and the admin console's session
-middleware runs for the console only."""
+views), and every other error outside the console is JSON too."""
 
 from __future__ import annotations
 
@@ -8,9 +7,6 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 
-from django.contrib.auth.middleware import AuthenticationMiddleware
-from django.contrib.messages.middleware import MessageMiddleware
-from django.contrib.sessions.middleware import SessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -101,24 +97,3 @@ def _as_json(request: HttpRequest, page: HttpResponse) -> JsonResponse:
         if header.lower() not in {"content-type", "content-length"}:
             response[header] = value
     return response
-
-
-class ConsoleSessionMiddleware(SessionMiddleware, AuthenticationMiddleware, MessageMiddleware):
-    """Django's session, login and messages middleware, in that order, for the admin console only.
-
-    The API authenticates every request by its bearer token and the public PKI routes (CRL, CA
-    certificate, OCSP) need no one: neither reads a session, a session user or a message, so they
-    skip all three (about 40 µs of CPU per request, an eighth of an OCSP answer). One class that
-    is all three, so the admin's checks that they are installed still hold."""
-
-    async_capable = False  # its __call__ is synchronous; under ASGI Django adapts it
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith(CONSOLE_PREFIX):
-            return self.get_response(request)
-        SessionMiddleware.process_request(self, request)
-        AuthenticationMiddleware.process_request(self, request)
-        MessageMiddleware.process_request(self, request)
-        response = self.get_response(request)
-        response = MessageMiddleware.process_response(self, request, response)
-        return SessionMiddleware.process_response(self, request, response)

@@ -19,6 +19,7 @@ from pkiserver.env import (
     fernet_keys,
     persistent_secret,
     private_directory,
+    private_sqlite_file,
     random_secret_key,
     read_dotenv,
 )
@@ -79,8 +80,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "pkiserver.middleware.JSONErrorMiddleware",  # 411, 414, and every error outside the console as JSON
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's session, auth and messages middleware, for the admin console's paths only.
-    "pkiserver.middleware.ConsoleSessionMiddleware",
+    # The admin console's login; the API reads bearer tokens only and ignores its session cookie.
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -108,30 +111,26 @@ TEMPLATES = [
 
 DATABASES = {"default": env_db("DATABASE_URL", f"sqlite:///{DATA_DIR / 'pkiserver.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Django's SQLite backend, with write transactions queued on a lock file (no busy sleeps).
-    DATABASES["default"]["ENGINE"] = "pkiserver.db.sqlite3"
-    # Tests run on an in-memory database per process (Django's own default for SQLite, which
-    # pytest-django only recognises under Django's engine name).
-    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}  # one in-memory database per test process
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            # Take the write lock when a transaction starts, so check-then-write is atomic.
+            # Take the write lock when a transaction starts, so check-then-write is atomic; other
+            # writers wait for it (SQLite's busy timeout) rather than fail.
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
     private_directory(DATA_DIR)  # the database goes in it (SPEC §11)
+    if not str(DATABASES["default"]["NAME"]).startswith(("file:", ":memory:")):
+        private_sqlite_file(Path(DATABASES["default"]["NAME"]))
 else:
-    # Django's PostgreSQL backend, with a health check that asks the socket before the server.
-    DATABASES["default"]["ENGINE"] = "pkiserver.db.postgresql"
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Parameters bound by the server, and a statement run twice on a connection is prepared: the
-    # hot lookups (session, CA, OCSP status) skip PostgreSQL's parse and plan. Not for PgBouncer
-    # in transaction mode, which cannot keep prepared statements.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a connection the server dropped is replaced, not a 500
+    # Parameters bound by the server, and a statement run twice on a connection is prepared. Not for
+    # PgBouncer in transaction mode, which cannot keep prepared statements.
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=2)
 # Connections are kept between requests on both databases: opening one (or a SQLite file and its
-# pragmas) costs a request more than its queries do.
+# pragmas) would be paid by every request.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
 
 CACHES = {"default": env_cache("CACHE_URL", "dbcache://pkiserver_cache")}
@@ -178,7 +177,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "pkiserver.api.pagination.SkipLimitPagination",
     "DEFAULT_RENDERER_CLASSES": ["pkiserver.api.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pkiserver.api.parsers.JSONParser"],  # objects only, bounded depth, no NUL
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "pkiserver.api.negotiation.JSONNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pkiserver.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

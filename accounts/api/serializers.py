@@ -5,7 +5,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import CAPABILITY_FLAGS, Role, User
-from pkiserver.api.serializers import FieldsOnceMixin
 
 USER_FIELDS = [
     "id",
@@ -20,7 +19,7 @@ USER_FIELDS = [
 ]
 
 
-class UserSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class UserSerializer(serializers.ModelSerializer):
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
 
     class Meta:
@@ -29,7 +28,7 @@ class UserSerializer(FieldsOnceMixin, serializers.ModelSerializer):
         read_only_fields = USER_FIELDS
 
 
-class UserCreateSerializer(FieldsOnceMixin, serializers.Serializer):
+class UserCreateSerializer(serializers.Serializer):
     username = serializers.RegexField(
         r"^[\w.@+-]+\Z",
         max_length=150,
@@ -47,7 +46,7 @@ class UserCreateSerializer(FieldsOnceMixin, serializers.Serializer):
     can_delete_ca = serializers.BooleanField(default=False)
 
 
-class UserUpdateSerializer(FieldsOnceMixin, serializers.Serializer):
+class UserUpdateSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False)
     password = serializers.CharField(max_length=1024, required=False, write_only=True, trim_whitespace=False)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
@@ -66,16 +65,16 @@ class UserUpdateSerializer(FieldsOnceMixin, serializers.Serializer):
         return attrs
 
 
-class LoginSerializer(FieldsOnceMixin, serializers.Serializer):
+class LoginSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=1024, trim_whitespace=False, write_only=True)
 
 
-class RefreshSerializer(FieldsOnceMixin, serializers.Serializer):
+class RefreshSerializer(serializers.Serializer):
     refresh_token = serializers.CharField(max_length=4096)
 
 
-class TokenPairSerializer(FieldsOnceMixin, serializers.Serializer):
+class TokenPairSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
     token_type = serializers.CharField(default="bearer")

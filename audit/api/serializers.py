@@ -3,10 +3,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from audit.models import AuditLog
-from pkiserver.api.serializers import FieldsOnceMixin
 
 
-class AuditLogSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class AuditLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditLog
         fields = [

@@ -12,7 +12,6 @@ from rest_framework.validators import ProhibitSurrogateCharactersValidator
 from certificates.models import Certificate, CertificateAuthority, CertificateStatus, CertificateType, KeyAlgorithm
 from certificates.x509.urls import MAX_LENGTH as MAX_BASE_URL
 from certificates.x509.urls import InvalidURL, normalize_crl_base_url
-from pkiserver.api.serializers import FieldsOnceMixin
 
 MAX_PEM = 64 * 1024
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
@@ -37,7 +36,7 @@ class PemField(serializers.CharField):
         ]
 
 
-class CASerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class CASerializer(serializers.ModelSerializer):
     parent_ca_id = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
     created_by_user_id = serializers.IntegerField(allow_null=True, read_only=True)
@@ -71,7 +70,7 @@ class CAWithKeySerializer(CASerializer):
         return self.context.get("warnings", [])
 
 
-class CACreateSerializer(FieldsOnceMixin, serializers.Serializer):
+class CACreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=255)
     subject_dn = serializers.CharField(max_length=2048)
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
@@ -96,7 +95,7 @@ class CACreateSerializer(FieldsOnceMixin, serializers.Serializer):
             raise ValidationError(exc.message) from None
 
 
-class CertificateSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class CertificateSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     issuer_id = serializers.IntegerField(read_only=True)
     organization_id = serializers.IntegerField(allow_null=True, read_only=True)
@@ -135,7 +134,7 @@ class CertificateWithKeySerializer(CertificateSerializer):
         return self.context.get("warnings", [])
 
 
-class _SanFields(FieldsOnceMixin, serializers.Serializer):
+class _SanFields(serializers.Serializer):
     san_dns_names = serializers.ListField(
         child=serializers.CharField(max_length=253), required=False, allow_null=True, max_length=1000
     )
@@ -172,15 +171,15 @@ class SignCSRSerializer(_SanFields):
         return attrs
 
 
-class RevokeSerializer(FieldsOnceMixin, serializers.Serializer):
+class RevokeSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
 
 
-class RenewSerializer(FieldsOnceMixin, serializers.Serializer):
+class RenewSerializer(serializers.Serializer):
     csr = PemField(required=False, allow_null=True)
 
 
-class Pkcs12Serializer(FieldsOnceMixin, serializers.Serializer):
+class Pkcs12Serializer(serializers.Serializer):
     """The PKCS#12 export's password, from the JSON body (POST) or the query string (GET)."""
 
     password = serializers.CharField(
@@ -191,11 +190,3 @@ class Pkcs12Serializer(FieldsOnceMixin, serializers.Serializer):
         max_length=1024,
         help_text="Password protecting the PKCS#12 file; empty or absent for an unencrypted file.",
     )
-
-
-class CertificateListFilter(FieldsOnceMixin, serializers.Serializer):
-    ca_id = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)  # a bigint, or SQLite overflows
-    status = serializers.ChoiceField(choices=CertificateStatus.values, required=False)
-    common_name = serializers.CharField(required=False, max_length=255)
-    serial_number = serializers.CharField(required=False, max_length=64)
-    expiring_within_days = serializers.IntegerField(required=False, min_value=0, max_value=36500)

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
@@ -17,12 +17,12 @@ from rest_framework.response import Response
 
 from accounts.policy import Action
 from certificates import services
+from certificates.api.filters import CertificateFilter
 from certificates.api.serializers import (
     CACreateSerializer,
     CASerializer,
     CAWithKeySerializer,
     CertificateCreateSerializer,
-    CertificateListFilter,
     CertificateSerializer,
     CertificateWithKeySerializer,
     Pkcs12Serializer,
@@ -30,8 +30,8 @@ from certificates.api.serializers import (
     RevokeSerializer,
     SignCSRSerializer,
 )
+from certificates.downloads import pem_download
 from certificates.models import Certificate, CertificateAuthority
-from certificates.x509 import serial_from_hex
 from pkiserver.api.viewsets import PolicyViewSet
 from pkiserver.errors import Invalid
 
@@ -39,13 +39,6 @@ from pkiserver.errors import Invalid
 def request_base(request: Request) -> str:
     """Scheme and host of the request (the host is checked against ALLOWED_HOSTS)."""
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def pem_download(content: str | bytes, filename: str, content_type: str = "application/x-pem-file") -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
@@ -112,14 +105,16 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
     @extend_schema(responses=CAWithKeySerializer)
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> Response:
-        ca = get_object_or_404(CertificateAuthority, pk=pk)
+        ca = self.get_object()
         key = services.ca_private_key(actor=request.user, ca=ca)
         return Response(CAWithKeySerializer(ca, context={"private_key": key}).data)
 
 
 class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet):
-    queryset = Certificate.objects.all()
+    queryset = Certificate.objects.order_by("id")
     serializer_class = CertificateSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CertificateFilter
     scope_kind = "certificate"
     policy = {
         "list": Action.CERT_LIST,
@@ -137,37 +132,16 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
 
     def get_queryset(self) -> QuerySet[Certificate]:
         queryset = super().get_queryset()
-        if self.action != "list":
-            return queryset
-        params = CertificateListFilter(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        f = params.validated_data
-        if "ca_id" in f:
-            queryset = queryset.issued_by(f["ca_id"])
-        if "status" in f:
-            queryset = queryset.with_status(f["status"])
-        if "common_name" in f:
-            queryset = queryset.filter(common_name__iexact=f["common_name"])
-        if "serial_number" in f:
-            serial = serial_from_hex(f["serial_number"])
-            if serial is None:
-                raise Invalid("serial_number must be hexadecimal.", field="serial_number")
-            queryset = queryset.filter(serial_number=format(serial, "x"))
-        if "expiring_within_days" in f:
-            queryset = queryset.expiring_within(f["expiring_within_days"])
-        return queryset.order_by("id")
+        return queryset.select_related("issuer") if self.action == "renew" else queryset
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("ca_id", int),
-            OpenApiParameter("status", str, enum=["valid", "revoked", "expired"]),
-            OpenApiParameter("common_name", str),
-            OpenApiParameter("serial_number", str),
-            OpenApiParameter("expiring_within_days", int),
-        ]
-    )
-    def list(self, request: Request) -> Response:
-        return super().list(request)
+    def get_issuer(self, *, ca_id: int | None, ca_name: str | None = None) -> CertificateAuthority:
+        """The CA a new certificate is issued under, by id or by name, with the policy asked on it."""
+        if ca_id is not None:
+            ca = services.ca_by_pk(ca_id)
+        else:
+            ca = services.ca_by_name(actor=self.request.user, name=ca_name or "")
+        self.check_object_permissions(self.request, ca)
+        return ca
 
     def _issued(self, issued: services.Issued) -> Response:
         context = {"private_key": issued.private_key, "warnings": issued.warnings, "now": timezone.now()}
@@ -191,7 +165,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         ca_id = request.query_params.get("ca_id")
         if not ca_id or not ca_id.isascii() or not ca_id.isdigit():  # "²".isdigit() is true, int("²") fails
             raise Invalid("The ca_id query parameter is required (an integer).", field="ca_id")
-        ca = services.ca_by_pk(int(ca_id))
+        ca = self.get_issuer(ca_id=int(ca_id))
         form = CertificateCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = _cert_request(form.validated_data)
@@ -206,10 +180,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
         csr, ca_id, ca_name = data.pop("csr"), data.pop("ca_id", None), data.pop("ca_name", None)
-        if ca_id is not None:
-            ca = services.ca_by_pk(ca_id)
-        else:
-            ca = services.ca_by_name(actor=request.user, name=ca_name)
+        ca = self.get_issuer(ca_id=ca_id, ca_name=ca_name)
         return self._issued(
             services.certificate_sign_csr(
                 actor=request.user, ca=ca, csr_pem=csr, data=_cert_request(data), request_base=request_base(request)
@@ -219,7 +190,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
     @extend_schema(request=RevokeSerializer, responses=CertificateSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        cert = get_object_or_404(Certificate, pk=pk)
+        cert = self.get_object()
         form = RevokeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         cert = services.certificate_revoke(actor=request.user, cert=cert, reason=form.validated_data.get("reason"))
@@ -228,7 +199,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
     @extend_schema(request=RenewSerializer, responses={201: CertificateWithKeySerializer})
     @action(detail=True, methods=["post"])
     def renew(self, request: Request, pk: str) -> Response:
-        cert = get_object_or_404(Certificate.objects.select_related("issuer"), pk=pk)
+        cert = self.get_object()
         form = RenewSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         issued = services.certificate_renew(
@@ -239,7 +210,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
     @extend_schema(responses=CertificateWithKeySerializer)
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> Response:
-        cert = get_object_or_404(Certificate, pk=pk)
+        cert = self.get_object()
         key = services.certificate_private_key(actor=request.user, cert=cert)
         return Response(CertificateWithKeySerializer(cert, context={"private_key": key, "now": timezone.now()}).data)
 
@@ -268,7 +239,7 @@ class CAExportViewSet(PolicyViewSet):
     @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> HttpResponse:
-        ca = get_object_or_404(CertificateAuthority, pk=pk)
+        ca = self.get_object()
         return pem_download(services.ca_private_key(actor=request.user, ca=ca), f"ca_{ca.pk}_private_key.pem")
 
 
@@ -299,7 +270,7 @@ class CertificateExportViewSet(PolicyViewSet):
     @extend_schema(responses={(200, "application/x-pem-file"): OpenApiTypes.STR})
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> HttpResponse:
-        cert = get_object_or_404(Certificate, pk=pk)
+        cert = self.get_object()
         key = services.certificate_private_key(actor=request.user, cert=cert)
         return pem_download(key, f"certificate_{cert.pk}_private_key.pem")
 
@@ -321,7 +292,7 @@ class CertificateExportViewSet(PolicyViewSet):
     )
     @action(detail=True, methods=["get", "post"])
     def pkcs12(self, request: Request, pk: str) -> HttpResponse:
-        cert = get_object_or_404(Certificate.objects.select_related("issuer"), pk=pk)
+        cert = self.get_object()
         form = Pkcs12Serializer(data=request.data if request.method == "POST" else request.query_params)
         form.is_valid(raise_exception=True)
         password = form.validated_data.get("password")

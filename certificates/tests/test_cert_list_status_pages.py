@@ -1,9 +1,8 @@
 """Status and CA filters page through exactly the right certificates, wherever those sit in id order
 (SPEC §7).
 
-A page of a status or CA list is picked by id first and read by primary key after (CertificateQuerySet);
-these tests hold its answers to the plain definition of each status, page by page, for rows laid
-out the ways that make a database walk or sort: expired rows last, first, or spread.
+These tests hold each page to the plain definition of each status, for rows laid out the ways that
+make a database walk or sort: expired rows last, first, or spread.
 """
 
 from __future__ import annotations
@@ -156,17 +155,3 @@ def test_pages_of_one_ca_hold_exactly_its_certificates(
     assert totals_a == {str(len(seen_a))}
     assert seen_b == (sorted(laid_out["b"]) if "v" in letters else [])
     assert foreign == []  # another organization's CA lists nothing, not its certificates
-
-
-@pytest.mark.parametrize("status", ["expired", "valid"])
-def test_a_status_page_is_read_by_id_first(status):
-    """The page's ids come from a subquery (an index read), its rows by primary key; other lists
-    are sliced as usual."""
-    page = str(Certificate.objects.filter(organization_id=1).with_status(status).order_by("id")[20:30].query)
-    plain = str(Certificate.objects.filter(organization_id=1).order_by("id")[20:30].query)
-
-    by_ca = str(Certificate.objects.filter(organization_id=1).issued_by(7).order_by("id")[20:30].query)
-
-    assert " IN (SELECT " in page and page.rstrip().endswith("ASC")  # the LIMIT sits in the subquery
-    assert " IN (SELECT " in by_ca and by_ca.rstrip().endswith("ASC")
-    assert " IN (SELECT " not in plain and "LIMIT 10" in plain

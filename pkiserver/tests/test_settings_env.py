@@ -63,7 +63,7 @@ def test_defaults_keep_the_database_and_a_secret_key_in_data_dir(tmp_path):
     first = shown(run(data_dir))
     second = shown(run(data_dir))
 
-    assert first["engine"] == "pkiserver.db.sqlite3"  # Django's backend, writers queued on a lock file
+    assert first["engine"] == "django.db.backends.sqlite3"
     assert Path(first["name"]).parent == data_dir
     assert first["debug"] is False
     key_file = data_dir / "secret_key"
@@ -152,7 +152,7 @@ def test_a_database_url_with_a_password_is_not_echoed(tmp_path):
 def test_a_postgres_url_selects_postgresql(tmp_path):
     settings = shown(run(tmp_path, DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"))
 
-    assert settings["engine"] == "pkiserver.db.postgresql"  # Django's backend, with a cheaper health check
+    assert settings["engine"] == "django.db.backends.postgresql"
     assert settings["name"] == "test"
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from pkiserver.api.serializers import FieldsOnceMixin
 from serviceaccounts.issuance import MAX_ENTRIES
 from serviceaccounts.models import NAME_MAX_LENGTH, IssuancePolicy, ServiceAccount, ServiceAccountToken
 
 
-class ServiceAccountSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class ServiceAccountSerializer(serializers.ModelSerializer):
     organization_id = serializers.IntegerField(read_only=True)
     created_by_user_id = serializers.IntegerField(source="created_by_id", allow_null=True, read_only=True)
 
@@ -23,7 +22,7 @@ class ServiceAccountSerializer(FieldsOnceMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ServiceAccountCreateSerializer(FieldsOnceMixin, serializers.Serializer):
+class ServiceAccountCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
     description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
     organization_id = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -34,7 +33,7 @@ class ServiceAccountCreateSerializer(FieldsOnceMixin, serializers.Serializer):
     can_delete_ca = serializers.BooleanField(default=False)
 
 
-class ServiceAccountUpdateSerializer(FieldsOnceMixin, serializers.Serializer):
+class ServiceAccountUpdateSerializer(serializers.Serializer):
     """PATCH: only the fields given change; `disabled` true disables, false enables."""
 
     name = serializers.CharField(required=False, max_length=NAME_MAX_LENGTH)
@@ -47,7 +46,7 @@ class ServiceAccountUpdateSerializer(FieldsOnceMixin, serializers.Serializer):
     can_delete_ca = serializers.BooleanField(required=False)
 
 
-class TokenSerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class TokenSerializer(serializers.ModelSerializer):
     """Token metadata: never the token nor its hash."""
 
     revoked = serializers.BooleanField(read_only=True)
@@ -71,7 +70,7 @@ class TokenCreatedSerializer(TokenSerializer):
         return self.context["token"]
 
 
-class TokenCreateSerializer(FieldsOnceMixin, serializers.Serializer):
+class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -85,7 +84,7 @@ def _text() -> serializers.CharField:
     return serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=253)
 
 
-class PolicySerializer(FieldsOnceMixin, serializers.ModelSerializer):
+class PolicySerializer(serializers.ModelSerializer):
     service_account_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -97,7 +96,7 @@ class PolicySerializer(FieldsOnceMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PolicyWriteSerializer(FieldsOnceMixin, serializers.Serializer):
+class PolicyWriteSerializer(serializers.Serializer):
     """PUT: the whole policy. Lists left out are empty (allow nothing of that kind); the
     service checks every pattern, CIDR, type and CA id."""
 
