@@ -13,13 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from pkiserver.errors import PolicyDenied
+
+if TYPE_CHECKING:
+    from accounts.actors import Actor, Anyone
 
 
 class Action(StrEnum):
@@ -75,7 +78,7 @@ def org_of(target: Any) -> int | None:
     return getattr(target, "organization_id", None)
 
 
-def _same_org(actor: Any, target: Any) -> bool:
+def _same_org(actor: Actor, target: Any) -> bool:
     org = org_of(target)
     return org is not None and org == actor.organization_id
 
@@ -83,9 +86,9 @@ def _same_org(actor: Any, target: Any) -> bool:
 @dataclass(frozen=True)
 class Rule:
     name: str
-    test: Callable[[Any, Any], bool]
+    test: Callable[[Actor, Any], bool]
 
-    def __call__(self, actor: Any, target: Any) -> bool:
+    def __call__(self, actor: Actor, target: Any) -> bool:
         return bool(self.test(actor, target))
 
     def __or__(self, other: Rule) -> Rule:
@@ -193,7 +196,7 @@ RULES: dict[Action, Rule] = {
 HUMAN_ONLY_PREFIXES = ("admin.", "user.", "org.", "sa.")
 
 # Row scoping for lists: kind -> filter for a non-superuser actor.
-SCOPES: dict[str, Callable[[Any], Q]] = {
+SCOPES: dict[str, Callable[[Actor], Q]] = {
     "organization": lambda a: Q(pk=a.organization_id) if a.organization_id else Q(pk__in=[]),
     "user": lambda a: Q(pk=a.pk),
     # The people an actor manages in the admin console: an admin, their organization's.
@@ -211,36 +214,36 @@ SCOPES: dict[str, Callable[[Any], Q]] = {
 }
 
 
-def is_superuser(actor: Any) -> bool:
-    return bool(
-        getattr(actor, "is_authenticated", False)
-        and actor.is_active
-        and not getattr(actor, "is_service_account", False)
-        and actor.role == "superuser"
-    )
+def is_superuser(actor: Anyone) -> bool:
+    return _acting(actor) and not actor.is_service_account and actor.role == "superuser"  # type: ignore[union-attr]
 
 
-def can(actor: Any, action: Action, target: Any = None) -> bool:
+def _acting(actor: Anyone) -> bool:
+    """An authenticated, active actor (a user or a service account): not anonymous, not disabled."""
+    return actor is not None and actor.is_authenticated and actor.is_active
+
+
+def can(actor: Anyone, action: Action, target: Any = None) -> bool:
     rule = RULES[action]
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+    if not _acting(actor):
         return rule in _OPEN_RULES and rule(_Anonymous, target)
-    if getattr(actor, "is_service_account", False) and action.value.startswith(HUMAN_ONLY_PREFIXES):
+    if actor.is_service_account and action.value.startswith(HUMAN_ONLY_PREFIXES):  # type: ignore[union-attr]
         return False
     if is_superuser(actor):
         return True
     return rule(actor, target)
 
 
-def require(actor: Any, action: Action, target: Any = None, message: str | None = None) -> None:
+def require(actor: Anyone, action: Action, target: Any = None, message: str | None = None) -> None:
     if not can(actor, action, target):
         raise PolicyDenied(message or "Not enough permissions")
 
 
-def visible_q(actor: Any, kind: str) -> Q:
+def visible_q(actor: Anyone, kind: str) -> Q:
     """Rows of `kind` the actor may list."""
     if is_superuser(actor):
         return Q()
-    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+    if not _acting(actor):
         return Q(pk__in=[])
     return SCOPES[kind](actor)
 

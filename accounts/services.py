@@ -7,7 +7,7 @@ SPEC §3 and records its audit entry in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
@@ -19,8 +19,10 @@ from accounts.policy import Action, can, require
 from accounts.tokens import TokenPair, session_start, sessions_revoke_all
 from audit.models import AuditAction
 from audit.services import audit_record
-from orgs.models import Organization
 from pkiserver.errors import Invalid, PolicyDenied
+
+if TYPE_CHECKING:
+    from accounts.actors import Actor, Anyone
 
 PROFILE_FIELDS = ("email", "password")
 ADMIN_FIELDS = ("role", "is_active", "organization_id")
@@ -51,10 +53,15 @@ def _check_unique(*, username: str | None = None, email: str | None = None, excl
         raise Invalid(f"A user with email '{email}' already exists.", field="email", code="duplicate")
 
 
-def _organization(org_id: int | None) -> Organization | None:
+def _organization_model() -> Any:
+    """`orgs.Organization`, reached through the user's foreign key: orgs sits above accounts."""
+    return User.organization.field.related_model
+
+
+def _organization(org_id: int | None) -> Any:
     if org_id is None:
         return None
-    org = Organization.objects.filter(pk=org_id).first()
+    org = _organization_model().objects.filter(pk=org_id).first()
     if org is None:
         raise Invalid(f"Organization {org_id} does not exist.", field="organization_id")
     return org
@@ -79,7 +86,7 @@ def _normalize_email(email: str) -> str:
 @transaction.atomic
 def user_create(
     *,
-    actor: Any,
+    actor: Anyone,
     username: str,
     email: str,
     password: str,
@@ -102,7 +109,7 @@ def user_create(
         if organization_id is None and getattr(actor, "role", None) == Role.ADMIN:
             organization_id = actor.organization_id  # an admin's users join the admin's organization
         if organization_id is not None or any(flags.values()):
-            org_target = Organization(pk=organization_id) if organization_id is not None else None
+            org_target = _organization_model()(pk=organization_id) if organization_id is not None else None
             if not can(actor, Action.USER_CREATE_IN_ORG, org_target):
                 raise PolicyDenied("Not enough permissions to assign an organization or capability flags")
     org = _organization(organization_id)
@@ -120,9 +127,7 @@ def user_create(
     audit_record(
         action=AuditAction.USER_CREATE,
         actor=actor if not first else user,
-        organization_id=user.organization_id,
-        resource_type="user",
-        resource_id=user.pk,
+        target=user,
         detail=f"created user {user.username} with role {user.role}{how}",
     )
     return user
@@ -155,7 +160,7 @@ def _ensure_superuser_remains(user: User) -> None:
 
 
 @transaction.atomic
-def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
+def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
     unknown = set(data) - set(FIELD_ACTIONS)
     if unknown:
         raise Invalid(f"Unknown field(s): {', '.join(sorted(unknown))}.")
@@ -195,9 +200,7 @@ def user_update(*, actor: Any, user: User, data: dict[str, Any]) -> User:
     audit_record(
         action=AuditAction.USER_UPDATE,
         actor=actor,
-        organization_id=user.organization_id,
-        resource_type="user",
-        resource_id=user.pk,
+        target=user,
         detail=detail,
     )
     return user
@@ -218,7 +221,7 @@ def clear_flags_on_move(user: User, *, keep: Collection[str] = ()) -> list[str]:
 
 
 @transaction.atomic
-def user_delete(*, actor: Any, user: User) -> None:
+def user_delete(*, actor: Actor, user: User) -> None:
     require(actor, Action.USER_DELETE, user)
     if user.pk == actor.pk:
         raise Invalid("A superuser cannot delete themselves.", code="self_delete")
@@ -227,9 +230,7 @@ def user_delete(*, actor: Any, user: User) -> None:
     audit_record(
         action=AuditAction.USER_DELETE,
         actor=actor,
-        organization_id=user.organization_id,
-        resource_type="user",
-        resource_id=user.pk,
+        target=user,
         detail=f"deleted user {user.username}",
     )
     user.delete()
@@ -243,9 +244,8 @@ def user_login(*, username: str, password: str, request: Any = None) -> TokenPai
         audit_record(
             action=AuditAction.LOGIN_FAILURE,
             username=username[:150],
-            organization_id=known.organization_id if known else None,
-            resource_type="user",
-            resource_id=known.pk if known else None,
+            target=known,
+            resource_type="user",  # also when no such user exists
             detail="login failed",
         )
         raise LoginFailed("Incorrect username or password")
@@ -254,9 +254,7 @@ def user_login(*, username: str, password: str, request: Any = None) -> TokenPai
         audit_record(
             action=AuditAction.LOGIN_SUCCESS,
             actor=user,
-            organization_id=user.organization_id,
-            resource_type="user",
-            resource_id=user.pk,
+            target=user,
             detail="login",
         )
     return pair

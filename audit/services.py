@@ -2,57 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
 from audit.models import AuditAction, AuditLog
-from pkiserver.db.rows import Inserts
 
-M = TypeVar("M", bound=Model)
-_entries = Inserts(AuditLog)
+if TYPE_CHECKING:
+    from accounts.actors import Actor
+
+# What an entry calls each kind of object (by model name), where that differs from the model name.
+RESOURCE_TYPES = {"certificateauthority": "ca", "serviceaccount": "service_account"}
+_FROM_TARGET: Any = object()
 
 
-def _entry_fields(
+def resource_type_of(target: Model) -> str:
+    name = target._meta.model_name or ""
+    return RESOURCE_TYPES.get(name, name)
+
+
+def _organization_of(target: Model) -> int | None:
+    if target._meta.model_name == "organization":
+        return target.pk
+    return getattr(target, "organization_id", None)
+
+
+def audit_entry(
     *,
     action: AuditAction,
-    actor: Any = None,
-    organization_id: int | None = None,
-    resource_type: str = "",
-    resource_id: int | None = None,
+    actor: Actor | None = None,
+    target: Model | None = None,
     detail: str = "",
+    organization_id: int | None = _FROM_TARGET,
+    resource_type: str | None = None,
+    resource_id: int | None = _FROM_TARGET,
     username: str | None = None,
-) -> dict[str, Any]:
-    """The fields of an entry for `action` by `actor` (a user, a service account or None for anonymous)."""
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    user_id = actor.pk if authenticated and not getattr(actor, "is_service_account", False) else None
-    name = username if username is not None else (getattr(actor, "username", "") if authenticated else "")
-    return {
-        "action": action,
-        "user_id": user_id,
-        "username": name or "",
-        "organization_id": organization_id,
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "detail": detail,
-    }
-
-
-def audit_entry(**entry: Any) -> AuditLog:
-    """The (unsaved) entry; the arguments of `_entry_fields`."""
-    return AuditLog(**_entry_fields(**entry))
+) -> AuditLog:
+    """The (unsaved) entry for `action` by `actor` (a user, a service account or None for
+    anonymous) on `target`, whose organization, type and id it names unless given explicitly
+    (a failed login has no object)."""
+    if organization_id is _FROM_TARGET:
+        organization_id = _organization_of(target) if target is not None else None
+    if resource_id is _FROM_TARGET:
+        resource_id = target.pk if target is not None else None
+    if resource_type is None:
+        resource_type = resource_type_of(target) if target is not None else ""
+    authenticated = actor is not None and actor.is_authenticated
+    user_id = actor.pk if authenticated and not actor.is_service_account else None  # type: ignore[union-attr]
+    name = username if username is not None else (actor.username if authenticated else "")  # type: ignore[union-attr]
+    return AuditLog(
+        action=action,
+        user_id=user_id,
+        username=name or "",
+        organization_id=organization_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        detail=detail,
+    )
 
 
 def audit_record(**entry: Any) -> AuditLog:
-    """Record an entry; the arguments of `_entry_fields`."""
-    return AuditLog.objects.create(**_entry_fields(**entry))
-
-
-def create_audited(
-    obj: M, inserts: Inserts[M], where: tuple[str, Sequence[Any]] | None = None, **entry: Any
-) -> M | None:
-    """Write the new `obj` and its audit entry (the arguments of `_entry_fields` but `resource_id`,
-    which is `obj`'s new id), in one statement where the database allows it; neither, and None,
-    when the SQL condition `where` (see `Inserts.insert_with`) does not hold."""
-    return inserts.insert_with(obj, _entries, audit_entry(**entry), "resource_id", where=where)
+    """Record an entry (the arguments of `audit_entry`) through `AuditLog.save()`, its append-only guard."""
+    log = audit_entry(**entry)
+    log.save()
+    return log

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.conf import settings
@@ -21,14 +21,14 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.policy import Action, can, visible_q
 from certificates import services
-from certificates.api.views import pem_download
+from certificates.downloads import pem_download
 from certificates.models import Certificate, CertificateAuthority, CertificateStatus, KeyAlgorithm
 from certificates.x509 import X509Error, serial_from_hex, serial_to_hex
 from certificates.x509.urls import MAX_LENGTH as MAX_BASE_URL
 from certificates.x509.urls import InvalidURL, normalize_crl_base_url
 from orgs.admin import count_of
-from pkiserver.admin import PolicyAdmin
-from pkiserver.errors import Conflict, DomainError, NotFound, PolicyDenied
+from pkiserver.admin import PolicyAdmin, ServiceForm, for_actor
+from pkiserver.errors import Conflict, DomainError, Invalid, NotFound, PolicyDenied
 
 EXPIRING_DAYS = 30
 
@@ -128,8 +128,10 @@ class PemDownloadsMixin:
 # Certificate authorities
 
 
-class CACreateForm(forms.Form):
-    """What `POST /api/v1/cas` takes, for `services.ca_create` (which makes a whole CA or none)."""
+class CACreateForm(ServiceForm, forms.Form):
+    """What `POST /api/v1/cas` takes, saved by `services.ca_create` (which makes a whole CA or none)."""
+
+    error_fields: ClassVar[dict[str, str]] = {"parent_ca_id": "parent"}
 
     LEAF_CHOICES = [("", "Default: yes, until it gets a child CA"), ("yes", "Yes"), ("no", "No")]
 
@@ -165,8 +167,9 @@ class CACreateForm(forms.Form):
         "or https:// URL (an internationalized host is stored in its xn-- form).",
     )
 
-    def __init__(self, *args: Any, parents: QuerySet[CertificateAuthority], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, parents: QuerySet[CertificateAuthority], request_base: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.request_base = request_base
         self.fields["parent"].queryset = parents
         self.fields[
             "key_size"
@@ -182,6 +185,12 @@ class CACreateForm(forms.Form):
             return normalize_crl_base_url(self.cleaned_data["crl_base_url"])
         except InvalidURL as exc:
             raise forms.ValidationError(exc.message) from None
+
+    def run_service(self) -> services.Issued:
+        try:
+            return services.ca_create(actor=self.actor, data=self.ca_request(), request_base=self.request_base)
+        except X509Error as exc:  # a parent's crl_base_url stored before it was checked
+            raise Invalid(f"{exc.field}: {exc.message}" if exc.field else exc.message) from None
 
     def ca_request(self) -> services.CARequest:
         data = self.cleaned_data
@@ -337,19 +346,11 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         parents = CertificateAuthority.objects.filter(visible_q(request.user, self.scope)).order_by("name")
-        form = CACreateForm(request.POST if request.method == "POST" else None, parents=parents)
+        form = for_actor(CACreateForm, request)(
+            request.POST if request.method == "POST" else None, parents=parents, request_base=request_base(request)
+        )
         if request.method == "POST" and form.is_valid():
-            try:
-                issued = services.ca_create(
-                    actor=request.user, data=form.ca_request(), request_base=request_base(request)
-                )
-            except DomainError as exc:
-                name = "parent" if exc.field == "parent_ca_id" else exc.field
-                form.add_error(name if name in form.fields else None, exc.detail)
-            except X509Error as exc:  # a parent's crl_base_url stored before it was checked
-                form.add_error(None, f"{exc.field}: {exc.message}" if exc.field else exc.message)
-            else:
-                return self._created(request, issued)
+            return self._created(request, form.result)
         adminform = helpers.AdminForm(form, CA_FORM_FIELDSETS, {})
         context = {
             **self.admin_site.each_context(request),

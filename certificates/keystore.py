@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from certificates.x509 import sealing
 from certificates.x509.keys import load_private_key_pem
 
 logger = logging.getLogger(__name__)
@@ -30,54 +30,39 @@ def _keys() -> tuple[str, ...]:
     return tuple(settings.PRIVATE_KEY_ENCRYPTION_KEYS)
 
 
-@lru_cache(maxsize=8)
-def _fernets(keys: tuple[str, ...]) -> tuple[MultiFernet, Fernet]:
-    fernets = [Fernet(k.encode()) for k in keys]
-    return MultiFernet(fernets), fernets[0]
-
-
 def is_plaintext(stored: str) -> bool:
     return stored.lstrip().startswith(PEM_PREFIX)
 
 
 def encrypt(pem: str) -> str:
-    multi, _ = _fernets(_keys())
-    return multi.encrypt(pem.encode()).decode()
+    return sealing.seal(_keys(), pem)
 
 
 def decrypt(stored: str) -> str:
     if is_plaintext(stored):
         return stored
-    multi, _ = _fernets(_keys())
     try:
-        return multi.decrypt(stored.encode()).decode()
-    except InvalidToken:
-        raise KeyDecryptionError("wrong encryption key or corrupted data") from None
+        return sealing.unseal(_keys(), stored)
+    except sealing.SealError as exc:
+        raise KeyDecryptionError(str(exc)) from None
 
 
 def is_current(stored: str) -> bool:
     """Encrypted under the newest configured key."""
-    if is_plaintext(stored):
-        return False
-    _, newest = _fernets(_keys())
-    try:
-        newest.decrypt(stored.encode())
-    except InvalidToken:
-        return False
-    return True
+    return not is_plaintext(stored) and sealing.sealed_by_newest(_keys(), stored)
 
 
 def rotate(stored: str) -> str:
     """Re-encrypt under the newest key (plaintext is simply encrypted)."""
     if is_plaintext(stored):
         return encrypt(stored)
-    multi, _ = _fernets(_keys())
     try:
-        return multi.rotate(stored.encode()).decode()
-    except InvalidToken:
-        raise KeyDecryptionError("wrong encryption key or corrupted data") from None
+        return sealing.reseal(_keys(), stored)
+    except sealing.SealError as exc:
+        raise KeyDecryptionError(str(exc)) from None
 
 
+# Per process and keyed by the immutable stored token: a key is decrypted once, not shared state.
 @lru_cache(maxsize=256)
 def _load_cached(stored: str) -> Any:
     # Keys come from our own database and Fernet authenticated them, so the costly RSA

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 
@@ -14,6 +14,9 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from orgs.models import Organization
 from pkiserver.errors import Conflict, Invalid
+
+if TYPE_CHECKING:
+    from accounts.actors import Actor
 
 
 def _check_name(name: str, exclude_pk: int | None = None) -> str:
@@ -35,23 +38,21 @@ def _save(org: Organization) -> None:
 
 
 @transaction.atomic
-def organization_create(*, actor: Any, name: str, description: str | None = None) -> Organization:
+def organization_create(*, actor: Actor, name: str, description: str | None = None) -> Organization:
     require(actor, Action.ORG_CREATE)
     org = Organization(name=_check_name(name), description=description)
     _save(org)
     audit_record(
         action=AuditAction.ORG_CREATE,
         actor=actor,
-        organization_id=org.pk,
-        resource_type="organization",
-        resource_id=org.pk,
+        target=org,
         detail=f"created organization {org.name}",
     )
     return org
 
 
 @transaction.atomic
-def organization_update(*, actor: Any, org: Organization, data: dict[str, Any]) -> Organization:
+def organization_update(*, actor: Actor, org: Organization, data: dict[str, Any]) -> Organization:
     require(actor, Action.ORG_UPDATE, org)
     org = Organization.objects.select_for_update().get(pk=org.pk)
     if "name" in data:
@@ -62,16 +63,14 @@ def organization_update(*, actor: Any, org: Organization, data: dict[str, Any]) 
     audit_record(
         action=AuditAction.ORG_UPDATE,
         actor=actor,
-        organization_id=org.pk,
-        resource_type="organization",
-        resource_id=org.pk,
+        target=org,
         detail=f"updated organization {org.name}: {', '.join(sorted(data)) or 'no changes'}",
     )
     return org
 
 
 @transaction.atomic
-def organization_delete(*, actor: Any, org: Organization) -> None:
+def organization_delete(*, actor: Actor, org: Organization) -> None:
     require(actor, Action.ORG_DELETE, org)
     org = Organization.objects.select_for_update().get(pk=org.pk)
     members = org.users.count()
@@ -85,9 +84,7 @@ def organization_delete(*, actor: Any, org: Organization) -> None:
     audit_record(
         action=AuditAction.ORG_DELETE,
         actor=actor,
-        organization_id=org.pk,
-        resource_type="organization",
-        resource_id=org.pk,
+        target=org,
         detail=f"deleted organization {org.name}",
     )
     org.delete()
@@ -105,7 +102,7 @@ def _objects_left(org: Organization) -> str:
 
 
 @transaction.atomic
-def organization_add_user(*, actor: Any, org: Organization, user: User) -> User:
+def organization_add_user(*, actor: Actor, org: Organization, user: User) -> User:
     require(actor, Action.ORG_MANAGE_MEMBERS, org)
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.organization_id == org.pk:
@@ -119,16 +116,15 @@ def organization_add_user(*, actor: Any, org: Organization, user: User) -> User:
     audit_record(
         action=AuditAction.ORG_ADD_USER,
         actor=actor,
-        organization_id=org.pk,
-        resource_type="user",
-        resource_id=user.pk,
+        target=user,
+        organization_id=org.pk,  # the organization joined or left
         detail=f"added user {user.username} to organization {org.name}" + _cleared_note(cleared),
     )
     return user
 
 
 @transaction.atomic
-def organization_remove_user(*, actor: Any, org: Organization, user: User) -> User:
+def organization_remove_user(*, actor: Actor, org: Organization, user: User) -> User:
     require(actor, Action.ORG_MANAGE_MEMBERS, org)
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.organization_id != org.pk:
@@ -141,9 +137,8 @@ def organization_remove_user(*, actor: Any, org: Organization, user: User) -> Us
     audit_record(
         action=AuditAction.ORG_REMOVE_USER,
         actor=actor,
-        organization_id=org.pk,
-        resource_type="user",
-        resource_id=user.pk,
+        target=user,
+        organization_id=org.pk,  # the organization joined or left
         detail=f"removed user {user.username} from organization {org.name}" + _cleared_note(cleared),
     )
     return user

@@ -1,14 +1,15 @@
-"""Service-account writes (accounts, tokens, policies) and the issuance-policy gate.
+"""Service-account writes: accounts, tokens and issuance policies.
 
-Every write checks the policy (`Action.SA_MANAGE`), saves and audits in one transaction.
-`enforce_issuance_policy` is what certificates/services.py calls before issuing anything.
+Every write checks the policy (`Action.SA_MANAGE`), saves and audits in one transaction. The gate
+that applies an issuance policy lives with issuance (`certificates.services.policy`): certificates
+depend on service accounts, never the other way round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,11 +18,14 @@ from accounts.models import CAPABILITY_FLAGS
 from accounts.policy import Action, is_superuser, require
 from audit.models import AuditAction
 from audit.services import audit_record
-from certificates.models import CertificateAuthority, CertificateType
+from certificates import x509 as pki
 from orgs.models import Organization
-from pkiserver.errors import Invalid, NotFound, PolicyDenied
+from pkiserver.errors import Invalid, NotFound
 from serviceaccounts import issuance, tokens
 from serviceaccounts.models import NAME_MAX_LENGTH, IssuancePolicy, ServiceAccount, ServiceAccountToken
+
+if TYPE_CHECKING:
+    from accounts.actors import Actor
 
 MAX_VALIDITY_DAYS = 36500
 POLICY_FIELDS = (
@@ -35,15 +39,12 @@ POLICY_FIELDS = (
 )
 
 
-def _audit(action: AuditAction, *, actor: Any, account: ServiceAccount, detail: str) -> None:
-    audit_record(
-        action=action, actor=actor, organization_id=account.organization_id, resource_type="service_account",
-        resource_id=account.pk, detail=detail,
-    )  # fmt: skip
+def _audit(action: AuditAction, *, actor: Actor, account: ServiceAccount, detail: str) -> None:
+    audit_record(action=action, actor=actor, target=account, detail=detail)
 
 
-def _creator_id(actor: Any) -> int | None:
-    return None if getattr(actor, "is_service_account", False) else getattr(actor, "pk", None)
+def _creator_id(actor: Actor) -> int | None:
+    return None if actor.is_service_account else actor.pk
 
 
 def _clean_name(name: str) -> str:
@@ -86,7 +87,7 @@ def _save(account: ServiceAccount) -> None:
 @transaction.atomic
 def service_account_create(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     description: str | None = None,
     organization_id: int | None = None,
@@ -98,7 +99,7 @@ def service_account_create(
             raise Invalid(
                 "organization_id is required when a superuser creates a service account.", field="organization_id"
             )
-        organization_id = getattr(actor, "organization_id", None)
+        organization_id = actor.organization_id
     require(
         actor,
         Action.SA_MANAGE,
@@ -127,7 +128,7 @@ def service_account_create(
 
 
 @transaction.atomic
-def service_account_update(*, actor: Any, account: ServiceAccount, data: dict[str, Any]) -> ServiceAccount:
+def service_account_update(*, actor: Actor, account: ServiceAccount, data: dict[str, Any]) -> ServiceAccount:
     """Change `name`, `description`, capability flags; `disabled` true/false disables or enables."""
     require(actor, Action.SA_MANAGE, account)
     account = ServiceAccount.objects.select_for_update().get(pk=account.pk)
@@ -163,7 +164,7 @@ def service_account_update(*, actor: Any, account: ServiceAccount, data: dict[st
 
 
 @transaction.atomic
-def service_account_delete(*, actor: Any, account: ServiceAccount) -> None:
+def service_account_delete(*, actor: Actor, account: ServiceAccount) -> None:
     require(actor, Action.SA_MANAGE, account)
     account = ServiceAccount.objects.select_for_update().get(pk=account.pk)
     count = account.tokens.count()
@@ -182,7 +183,7 @@ def service_account_delete(*, actor: Any, account: ServiceAccount) -> None:
 
 @transaction.atomic
 def token_create(
-    *, actor: Any, account: ServiceAccount, name: str | None = None, expires_at: datetime | None = None
+    *, actor: Actor, account: ServiceAccount, name: str | None = None, expires_at: datetime | None = None
 ) -> tuple[ServiceAccountToken, str]:
     """A new token and its plaintext, which is shown once and never stored."""
     require(actor, Action.SA_MANAGE, account)
@@ -207,7 +208,7 @@ def token_create(
 
 
 @transaction.atomic
-def token_revoke(*, actor: Any, account: ServiceAccount, token_id: int) -> ServiceAccountToken:
+def token_revoke(*, actor: Actor, account: ServiceAccount, token_id: int) -> ServiceAccountToken:
     """Revoke one token of `account` at once; revoking a revoked token changes nothing."""
     require(actor, Action.SA_MANAGE, account)
     token = ServiceAccountToken.objects.select_for_update().filter(pk=token_id, service_account=account).first()
@@ -229,7 +230,7 @@ def token_revoke(*, actor: Any, account: ServiceAccount, token_id: int) -> Servi
 # Issuance policies
 
 
-def policy_get(*, actor: Any, account: ServiceAccount) -> IssuancePolicy:
+def policy_get(*, actor: Actor, account: ServiceAccount) -> IssuancePolicy:
     require(actor, Action.SA_MANAGE, account)
     policy = IssuancePolicy.objects.filter(service_account=account).first()
     if policy is None:
@@ -238,14 +239,14 @@ def policy_get(*, actor: Any, account: ServiceAccount) -> IssuancePolicy:
 
 
 @transaction.atomic
-def policy_set(*, actor: Any, account: ServiceAccount, data: dict[str, Any]) -> IssuancePolicy:
+def policy_set(*, actor: Actor, account: ServiceAccount, data: dict[str, Any]) -> IssuancePolicy:
     """Create or replace the policy. Every field is checked before anything is written."""
     require(actor, Action.SA_MANAGE, account)
     try:
         rules = issuance.validate_rules(
             **{name: data.get(name) or [] for name in POLICY_FIELDS if name != "max_validity_days"},
             max_validity_days=data.get("max_validity_days"),
-            certificate_types=CertificateType.values,
+            certificate_types=[kind.value for kind in pki.CertificateType],
             max_days=MAX_VALIDITY_DAYS,
         )
     except issuance.PolicyInvalid as exc:
@@ -271,14 +272,12 @@ def policy_set(*, actor: Any, account: ServiceAccount, data: dict[str, Any]) -> 
 def _foreign_cas(ca_ids: Iterable[int], organization_id: int) -> list[int]:
     """The ids among `ca_ids` that are not CAs of the organization (missing ones included)."""
     ids = list(ca_ids)
-    own = set(
-        CertificateAuthority.objects.filter(pk__in=ids, organization_id=organization_id).values_list("pk", flat=True)
-    )
+    own = set(Organization(pk=organization_id).cas.filter(pk__in=ids).values_list("pk", flat=True))
     return [ca_id for ca_id in ids if ca_id not in own]
 
 
 @transaction.atomic
-def policy_clear(*, actor: Any, account: ServiceAccount) -> None:
+def policy_clear(*, actor: Actor, account: ServiceAccount) -> None:
     """Back to deny-all. Clearing an absent policy changes nothing."""
     require(actor, Action.SA_MANAGE, account)
     deleted, _ = IssuancePolicy.objects.filter(service_account=account).delete()
@@ -301,49 +300,3 @@ def rules_of(policy: IssuancePolicy) -> issuance.PolicyRules:
         allowed_certificate_types=tuple(policy.allowed_certificate_types),
         max_validity_days=policy.max_validity_days,
     )
-
-
-def _common_names(subject: Any) -> tuple[str, ...]:
-    from cryptography.x509.oid import NameOID
-
-    values = [attr.value for attr in subject.get_attributes_for_oid(NameOID.COMMON_NAME)] if subject else []
-    return tuple(v if isinstance(v, str) else v.decode("utf-8", "replace") for v in values)
-
-
-def enforce_issuance_policy(
-    *, actor: Any, ca: CertificateAuthority, certificate_type: str, subject: Any, sans: Any, valid_days: int
-) -> None:
-    """Refuse (403, naming the rule) an issue, sign-csr or renew by a service account that its
-    policy does not allow; people are not subject to policies and pass at once.
-
-    The refusal is audited in a transaction of its own: call this outside the transaction
-    that would issue, so the entry stays when the request fails.
-    """
-    if not getattr(actor, "is_service_account", False):
-        return
-    policy = IssuancePolicy.objects.filter(service_account_id=actor.pk).first()
-    if policy is None:
-        violation = issuance.Violation(
-            "policy", f"service account '{actor.name}' has no issuance policy, so it may issue nothing"
-        )
-    else:
-        request = issuance.IssuanceRequest(
-            ca_id=ca.pk,
-            certificate_type=str(certificate_type),
-            valid_days=valid_days,
-            common_names=_common_names(subject),
-            dns_names=tuple(sans.dns_names) if sans else (),
-            ip_addresses=tuple(sans.ip_strings()) if sans else (),
-            emails=tuple(sans.emails) if sans else (),
-        )
-        violation = issuance.evaluate(rules_of(policy), request)
-    if violation is None:
-        return
-    detail = f"Issuance policy: {violation.message}"
-    with transaction.atomic():
-        audit_record(
-            action=AuditAction.CERT_POLICY_DENIED, actor=actor, organization_id=actor.organization_id,
-            resource_type="ca", resource_id=ca.pk,
-            detail=f"refused a {certificate_type} certificate from CA {ca.name}: {violation.message}",
-        )  # fmt: skip
-    raise PolicyDenied(detail, code="issuance_policy_denied", field=violation.rule)

@@ -127,13 +127,13 @@ class AuditDown(Exception):
     pass
 
 
-def _fail(**kwargs):
+def _fail(*args, **kwargs):
     raise AuditDown("audit store unavailable")
 
 
 @pytest.fixture
 def audit_fails(monkeypatch):
-    monkeypatch.setattr("audit.services.AuditLog.objects.create", _fail)
+    monkeypatch.setattr(AuditLog, "save", _fail)
 
 
 def test_organization_create_leaves_nothing_when_its_entry_fails(superuser, audit_fails):
@@ -203,7 +203,7 @@ def test_other_audited_writes_roll_back_when_their_entry_fails(superuser, admin_
         loner=UserFactory(username="loner"),
     )
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("audit.services.AuditLog.objects.create", _fail)
+        patch.setattr(AuditLog, "save", _fail)
         with pytest.raises(AuditDown):
             call(people)
 

@@ -14,6 +14,7 @@ from django.test import Client
 from audit.models import AuditLog
 from certificates import services
 from certificates.models import Certificate, CertificateAuthority
+from certificates.services import issuance
 from certificates.tests.conftest import FAST_KEY, REQUEST_BASE, cert_of, create_ca, issue_by_api, issue_certificate
 from tests.factories import UserFactory
 
@@ -252,7 +253,7 @@ def test_the_write_refuses_when_the_ca_was_revoked_after_the_checks(admin_a, hie
     _, inter, _ = hierarchy
     stale = CertificateAuthority.objects.get(pk=inter.pk)
     services.ca_revoke(actor=admin_a, ca=inter, reason="key_compromise")
-    monkeypatch.setattr(services, "_check_not_revoked", lambda ca: None)
+    monkeypatch.setattr(issuance, "check_not_revoked", lambda ca: None)
     count = Certificate.objects.count()
 
     with pytest.raises(services.Conflict):

@@ -14,6 +14,7 @@ from audit import services as audit_services
 from certificates import services
 from certificates import x509 as pki
 from certificates.models import Certificate, RevocationList
+from certificates.services import revocation
 
 from .conftest import issue_certificate
 
@@ -85,10 +86,10 @@ def test_a_crl_rolled_back_with_its_revocation_is_never_served(admin_a, root_a, 
     def failing(**kwargs: Any) -> None:
         raise RuntimeError("the audit log is unavailable")
 
-    monkeypatch.setattr(services, "audit_record", failing)
+    monkeypatch.setattr(revocation, "audit_record", failing)
     with pytest.raises(RuntimeError):
         revoke(admin_a, second)
-    monkeypatch.setattr(services, "audit_record", audit_services.audit_record)
+    monkeypatch.setattr(revocation, "audit_record", audit_services.audit_record)
 
     assert public.get(f"/crl/{root_a.slug}").content == before
     revoke(admin_a, third)

@@ -1,16 +1,20 @@
-"""Issuance writes the certificate and its audit entry together: one statement on PostgreSQL, one
-transaction everywhere; when the entry cannot be written, no certificate is left behind."""
+"""Issuance writes the certificate and its audit entry in one transaction, and keeps them only if
+the CA, locked by the certificate's foreign key, still issues; when the entry cannot be written,
+no certificate is left behind."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from audit import services as audit_services
 from audit.models import AuditLog
 from certificates import services
 from certificates.models import Certificate, CertificateAuthority
+from certificates.services import issuance
 from certificates.tests.conftest import create_ca, issue_certificate
 from pkiserver.errors import Invalid, NotFound
 
@@ -21,29 +25,18 @@ def test_the_certificate_and_its_entry_are_written_together(admin_a):
     with CaptureQueriesContext(connection) as queries:
         cert = issue_certificate(admin_a, ca, "writes.example.com")
 
-    inserts = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
-    if connection.vendor == "postgresql":
-        assert len(inserts) == 1 and '"audit_auditlog"' in inserts[0] and '"certificates_certificate"' in inserts[0]
-    else:
-        assert len(inserts) == 2
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2
+    assert '"certificates_certificate"' in inserts[0] and '"audit_auditlog"' in inserts[1]
     entry = AuditLog.objects.get(resource_type="certificate", resource_id=cert.pk)
     assert entry.action == "cert_create" and entry.user_id == admin_a.pk
+    assert entry.organization_id == cert.organization_id
     assert f"serial {cert.serial_number}" in entry.detail
 
 
 def test_no_certificate_is_left_when_its_entry_fails(admin_a, monkeypatch):
     ca = create_ca(admin_a, "Failing Writes CA")
-    real_entry = audit_services.audit_entry
-
-    def oversized_entry(**fields):
-        entry = real_entry(**fields)
-        if connection.vendor == "postgresql":
-            entry.action = "x" * 41  # the column holds 40: the database refuses the entry's INSERT
-        else:
-            monkeypatch.setattr(audit_services._entries, "values", _refuse)  # SQLite keeps any length
-        return entry
-
-    monkeypatch.setattr(audit_services, "audit_entry", oversized_entry)
+    monkeypatch.setattr(AuditLog, "save", _refuse)
     before = Certificate.objects.count()
 
     with pytest.raises(DatabaseError):
@@ -51,37 +44,63 @@ def test_no_certificate_is_left_when_its_entry_fails(admin_a, monkeypatch):
 
     assert Certificate.objects.count() == before
     assert not Certificate.objects.filter(common_name="half.example.com").exists()
-    assert (
-        not AuditLog.objects.filter(resource_type="certificate")
-        .exclude(resource_id=None)
-        .filter(detail__contains="half.example.com")
-        .exists()
-    )
 
 
-def _refuse(obj):
+def _refuse(*args, **kwargs):
     raise DatabaseError("audit store unavailable")
 
 
-# --- no transaction of its own on PostgreSQL; the CA is checked by the write ---------------------
+# --- one transaction; the CA is checked after the row locks it ------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_write_is_all_the_issuance_sends(admin_a):
-    ca = create_ca(admin_a, "One Statement CA")
+def test_the_ca_is_checked_between_the_certificate_and_its_entry(admin_a):
+    ca = create_ca(admin_a, "Order CA")
 
     with CaptureQueriesContext(connection) as queries:
-        cert = issue_certificate(admin_a, ca, "one.example.com")
+        cert = issue_certificate(admin_a, ca, "order.example.com")
 
     sent = [q["sql"] for q in queries.captured_queries]
+    insert = next(i for i, sql in enumerate(sent) if sql.startswith('INSERT INTO "certificates_certificate"'))
+    check = next(i for i, sql in enumerate(sent) if i > insert and '"certificates_certificateauthority"' in sql)
+    entry = next(i for i, sql in enumerate(sent) if sql.startswith('INSERT INTO "audit_auditlog"'))
+    assert insert < check < entry, sent
     if connection.vendor == "postgresql":
-        # No BEGIN, no lock read, no COMMIT: one autocommitted statement, which locks the CA itself.
-        assert len(sent) == 1, sent
-        assert "FOR KEY SHARE" in sent[0] and sent[0].count("INSERT INTO") == 2
-    else:
-        assert [s.split()[0] for s in sent] == ["BEGIN", "INSERT", "INSERT", "COMMIT"], sent
+        # The deferred foreign-key check runs (and locks the CA) before the CA is read.
+        assert any(sql.startswith("SET CONSTRAINTS ALL IMMEDIATE") for sql in sent[insert:check]), sent
     assert Certificate.objects.get(pk=cert.pk).serial_number == cert.serial_number
     assert AuditLog.objects.filter(resource_type="certificate", resource_id=cert.pk).count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_a_ca_closed_while_the_certificate_waits_for_its_lock_gets_nothing(admin_a):
+    # A child CA's creation holds its parent FOR UPDATE and closes it to leaves. An issuance that
+    # wrote its row meanwhile must wait for that commit, then see the CA closed (not commit after it).
+    ca = create_ca(admin_a, "Locked CA")
+    locked, go = threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                CertificateAuthority.objects.select_for_update().get(pk=ca.pk)
+                locked.set()
+                go.wait(10)
+                time.sleep(0.5)  # the issuance reaches its foreign-key check and waits
+                CertificateAuthority.objects.filter(pk=ca.pk).update(allow_leaf_certs=False)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert locked.wait(10)
+    go.set()
+    try:
+        with pytest.raises(Invalid, match="does not allow leaf certificates"):
+            issue_certificate(admin_a, ca, "waiting.example.com")
+    finally:
+        thread.join(30)
+    _nothing_written_under(ca)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -130,13 +149,13 @@ def test_a_ca_deleted_after_it_was_read_gets_nothing(admin_a):
 
 def test_a_ca_that_changed_and_changed_back_is_read_again_and_signs(admin_a, monkeypatch):
     ca = create_ca(admin_a, "Flapping CA")
-    real, conditions = services._ca_still_issues, []
+    real, conditions = issuance._ca_still_issues, []
 
     def false_once(pk):
         conditions.append(pk)
-        return ("1 = 0", []) if len(conditions) == 1 else real(pk)
+        return False if len(conditions) == 1 else real(pk)
 
-    monkeypatch.setattr(services, "_ca_still_issues", false_once)
+    monkeypatch.setattr(issuance, "_ca_still_issues", false_once)
 
     cert = issue_certificate(admin_a, ca, "flap.example.com")
 

@@ -16,7 +16,16 @@ from .crl import (
     extend_crl,
     parse_reason,
 )
-from .csr import build_csr, certificate_subject, csr_public_key, csr_sans, csr_subject, csr_to_pem, load_csr, verify_csr_signature
+from .csr import (
+    build_csr,
+    certificate_subject,
+    csr_public_key,
+    csr_sans,
+    csr_subject,
+    csr_to_pem,
+    load_csr,
+    verify_csr_signature,
+)
 from .errors import (
     InvalidCSR,
     InvalidKeySpec,
@@ -57,11 +66,13 @@ from .names import (
     check_attribute,
     check_subject,
     common_name_of,
+    common_names_of,
     name_to_rfc4514,
     parse_slug,
     parse_subject,
     slugify_ca,
     subject_emails,
+    subject_for,
 )
 from .ocsp import (
     OCSPLookup,
@@ -104,15 +115,16 @@ __all__ = [
     "build_ocsp_response",
     "build_root_ca",
     "build_sans",
+    "certificate_subject",
     "certificate_to_der",
     "certificate_to_pem",
     "chain_pem",
     "check_attribute",
-    "certificate_subject",
     "check_subject",
     "child_path_length",
     "clamp_validity",
     "common_name_of",
+    "common_names_of",
     "crl_to_der",
     "crl_to_pem",
     "csr_public_key",
@@ -143,6 +155,7 @@ __all__ = [
     "signature_hash_for",
     "slugify_ca",
     "subject_emails",
+    "subject_for",
     "to_pkcs12",
     "verify_csr_signature",
 ]

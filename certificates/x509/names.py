@@ -93,6 +93,12 @@ def name_to_rfc4514(name: x509.Name) -> str:
     return name.rfc4514_string(_RFC4514_NAMES)
 
 
+def common_names_of(name: x509.Name | None) -> tuple[str, ...]:
+    """Every CN of `name`, in order (none for no name)."""
+    values = [a.value for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)] if name is not None else []
+    return tuple(v if isinstance(v, str) else v.decode("utf-8", "replace") for v in values)
+
+
 def common_name_of(name: x509.Name) -> str | None:
     """The most specific common name (the first CN of the RFC 4514 string), or None."""
     values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
@@ -202,6 +208,35 @@ def check_subject(name: x509.Name, *, field: str = "subject_dn", email_allowed: 
 def check_attribute(oid: ObjectIdentifier, value: str, *, field: str) -> x509.NameAttribute[str]:
     """One attribute (such as a request's `common_name`) checked as `check_subject` checks it."""
     return _checked_attribute(oid, value, None, field, email_allowed=True)
+
+
+def subject_for(subject_dn: str | None, common_name: str | None, fallback: x509.Name | None = None) -> x509.Name:
+    """The subject of a request: `subject_dn` (or `fallback`, a CSR's subject) with `common_name`
+    as its CN, checked by `check_subject` (which may re-encode a value); InvalidSubject otherwise."""
+    cn = check_attribute(NameOID.COMMON_NAME, common_name, field="common_name") if common_name else None
+    name = parse_subject(subject_dn) if subject_dn else fallback
+    if name is None:
+        if cn is None:
+            raise InvalidSubject("Give subject_dn or common_name.", field="subject_dn")
+        name = x509.Name([x509.RelativeDistinguishedName([cn])])
+    elif cn is not None:
+        existing = common_name_of(name)
+        if existing is None:
+            name = x509.Name([*name.rdns, x509.RelativeDistinguishedName([cn])])
+        elif existing != common_name:
+            if subject_dn:
+                raise InvalidSubject(
+                    f"common_name '{common_name}' does not match the CN '{existing}' of subject_dn.",
+                    field="common_name",
+                )
+            name = x509.Name(
+                [
+                    x509.RelativeDistinguishedName([cn if a.oid == NameOID.COMMON_NAME else a for a in rdn])
+                    for rdn in name.rdns
+                ]
+            )
+    field = "subject_dn" if subject_dn else "csr" if fallback is not None else "common_name"
+    return check_subject(name, field=field)
 
 
 def subject_emails(name: x509.Name) -> list[str]:

@@ -7,8 +7,7 @@
 Settings come from the environment (DATABASE_URL, DATA_DIR, SECRET_KEY, ...). REL_AUDIT_DELAY,
 read only here, makes `issue` sleep inside the issuance's transaction: after the certificate row and
 its audit entry are written, before the commit, which is where the test kills it. The child opens
-that transaction itself: on PostgreSQL the server writes both rows in one autocommitted statement,
-which leaves no such moment to kill it in; on SQLite the issuance opens it too.
+that transaction itself, around the issuance's own.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from accounts.models import Role, User  # noqa: E402
 from audit.models import AuditAction, AuditLog  # noqa: E402
 from certificates import services  # noqa: E402
 from certificates.models import Certificate, CertificateAuthority  # noqa: E402
+from certificates.services import issuance  # noqa: E402
 
 FAST_KEY = {"key_algorithm": "ecdsa", "key_size": 256}
 
@@ -44,15 +44,15 @@ def setup() -> dict[str, int]:
 
 def issue(user_id: int, ca_id: int) -> None:
     delay = float(os.environ["REL_AUDIT_DELAY"])
-    create_audited = services.create_audited
+    audit_record = issuance.audit_record
 
-    def slow_create_audited(obj: Any, inserts: Any, **entry: Any) -> Any:
-        written = create_audited(obj, inserts, **entry)
-        print(f"in-transaction {obj.serial_number}", flush=True)  # row and entry written, not committed
+    def slow_audit_record(**entry: Any) -> Any:
+        written = audit_record(**entry)
+        print(f"in-transaction {entry['target'].serial_number}", flush=True)  # row and entry written, not committed
         time.sleep(delay)
         return written
 
-    services.create_audited = slow_create_audited  # type: ignore[assignment]
+    issuance.audit_record = slow_audit_record  # type: ignore[assignment]
     user, ca = User.objects.get(pk=user_id), CertificateAuthority.objects.get(pk=ca_id)
     n = 0
     while True:

@@ -9,10 +9,12 @@ from cryptography.x509.oid import NameOID, ObjectIdentifier
 from certificates.x509 import (
     InvalidSubject,
     common_name_of,
+    common_names_of,
     name_to_rfc4514,
     parse_slug,
     parse_subject,
     slugify_ca,
+    subject_for,
 )
 
 CN, ORG, OU, C = (
@@ -164,3 +166,30 @@ def test_slugify_ca(name: str, ca_id: int, slug: str) -> None:
 )
 def test_parse_slug_refuses(slug: str) -> None:
     assert parse_slug(slug) is None
+
+
+# --- the subject of a request (subject_for) --------------------------------------------------------
+
+
+def test_subject_for_puts_the_common_name_into_a_dn_without_one() -> None:
+    name = subject_for("O=Example,C=US", "www.example.com")
+
+    assert common_name_of(name) == "www.example.com" and common_names_of(name) == ("www.example.com",)
+
+
+def test_subject_for_refuses_a_common_name_the_dn_contradicts() -> None:
+    with pytest.raises(InvalidSubject) as caught:
+        subject_for("CN=a.example.com", "b.example.com")
+    assert caught.value.field == "common_name"
+
+
+def test_subject_for_replaces_a_csr_subject_s_common_name() -> None:
+    name = subject_for(None, "new.example.com", fallback=parse_subject("CN=old.example.com,O=Example"))
+
+    assert common_names_of(name) == ("new.example.com",)
+
+
+def test_subject_for_needs_a_dn_or_a_common_name() -> None:
+    with pytest.raises(InvalidSubject) as caught:
+        subject_for(None, None)
+    assert caught.value.field == "subject_dn"
