@@ -18,6 +18,7 @@ from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority, CertificateType
 from certificates.services.common import (
     Issued,
+    ca_certificate,
     ca_material,
     check_not_revoked,
     creator,
@@ -251,7 +252,7 @@ def _record_ca_revocation(
         revoked_at=now, revocation_reason=reason or None, updated_at=now
     )
     record = Certificate.objects.create(
-        common_name=(pki.common_name_of(pki.load_certificate_pem(ca.certificate).subject) or ca.name)[:255],
+        common_name=(pki.common_name_of(ca_certificate(ca.certificate).subject) or ca.name)[:255],
         subject_dn=ca.subject_dn, certificate_type=CertificateType.CA, key_algorithm=ca.key_algorithm,
         key_size=ca.key_size, valid_days=ca.valid_days, certificate=ca.certificate, private_key=None,
         serial_number=ca.serial_number, not_before=ca.not_before, not_after=ca.not_after, revoked_at=now,

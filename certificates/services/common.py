@@ -94,10 +94,15 @@ def creator(actor: Actor) -> Any:
     return None if actor.is_service_account else actor
 
 
-def check_not_revoked(ca: CertificateAuthority) -> None:
-    """409 when `ca`, or a CA above it, has been revoked: nothing issued under it could be trusted."""
+def refuse_if_revoked(ca: CertificateAuthority) -> None:
+    """409 when `ca` itself has been revoked."""
     if ca.revoked_at is not None:
         raise Conflict(f"CA '{ca.name}' has been revoked and issues nothing more.", code="ca_revoked")
+
+
+def check_not_revoked(ca: CertificateAuthority) -> None:
+    """409 when `ca`, or a CA above it, has been revoked: nothing issued under it could be trusted."""
+    refuse_if_revoked(ca)
     if ca.parent_id is not None:
         revoked = [pk for pk, is_revoked in lineage(ca.parent_id) if is_revoked]
         if revoked:

@@ -22,6 +22,7 @@ from certificates.services.common import (
     check_not_revoked,
     creator,
     public_urls,
+    refuse_if_revoked,
     valid_days_of,
     validity_under,
     x509_invalid,
@@ -93,8 +94,7 @@ def _issue(*, ca: CertificateAuthority, **order: Any) -> tuple[Certificate, list
 
 
 def _check_issuing_ca(ca: CertificateAuthority, certificate_type: str) -> None:
-    if ca.revoked_at is not None:
-        raise Conflict(f"CA '{ca.name}' has been revoked and issues nothing more.", code="ca_revoked")
+    refuse_if_revoked(ca)
     if not ca.allow_leaf_certs:
         raise Invalid(f"CA '{ca.name}' does not allow leaf certificates (allow_leaf_certs is false).", field="ca_id")
     if certificate_type == CertificateType.CA and ca.path_length == 0:
