@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
+from pkiserver.errors import PolicyDenied
+
 
 class Actor(Protocol):
     """A user (`accounts.models.User`) or a service account (`serviceaccounts.models.ServiceAccount`)."""
@@ -39,3 +41,13 @@ if TYPE_CHECKING:
 
     # Who may call a route that is open without a login: an actor, Django's anonymous user, or nobody.
     Anyone: TypeAlias = Actor | AnonymousUser | None
+
+
+def acting(user: Actor | AnonymousUser) -> Actor:
+    """`request.user` where a permission or the admin's login let in only an actor (a user or a
+    service account). Should an anonymous user get there, it is refused as the policy would."""
+    from django.contrib.auth.models import AnonymousUser  # not at the top: it needs the apps loaded
+
+    if isinstance(user, AnonymousUser):
+        raise PolicyDenied("Not enough permissions")
+    return user

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import MethodType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -15,12 +15,13 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from accounts.actors import acting
 from accounts.forms import (
     ConsoleLoginForm,
     OwnPasswordChangeForm,
@@ -34,10 +35,13 @@ from accounts.policy import Action, can
 from accounts.services import user_delete
 from pkiserver.admin import PolicyAdmin, for_actor
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+
 admin.site.login_form = ConsoleLoginForm
 
 
-def _password_change(site: admin.AdminSite, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+def _password_change(site: admin.AdminSite, request: HttpRequest, extra_context: Any = None) -> HttpResponseBase:
     """The header's "Change password", saved by user_update (audited; the user's API sessions end).
     Django 5.2's AdminSite has no `password_change_form` setting yet, hence this view."""
     view = PasswordChangeView.as_view(
@@ -49,7 +53,8 @@ def _password_change(site: admin.AdminSite, request: HttpRequest, extra_context:
     return view(request)
 
 
-admin.site.password_change = MethodType(_password_change, admin.site)
+# Replaces the one view on the site itself (mypy refuses any assignment to a method).
+admin.site.password_change = MethodType(_password_change, admin.site)  # type: ignore[method-assign]
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)  # our users have roles and flags, not Django groups
 
@@ -73,12 +78,12 @@ class UserAdmin(PolicyAdmin, DjangoUserAdmin):
     list_select_related = ["organization"]
     search_fields = ["username", "email"]
     ordering = ["id"]
-    filter_horizontal: list[str] = []
+    filter_horizontal = ()
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return any(self.allowed(request, action, obj) for action in USER_WRITES)
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
         """The organization column and filter only for those who see more than one (superusers)."""
         return self._without_organization(request, self.list_display)
 
@@ -90,13 +95,16 @@ class UserAdmin(PolicyAdmin, DjangoUserAdmin):
             return list(columns)
         return [c for c in columns if c != "organization" and not (isinstance(c, tuple) and c[0] == "organization")]
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:
         actor = request.user
         if obj is None:  # an admin's new users join the admin's organization (user_create)
             fields = ["username", "email", "password1", "password2"]
             fields += ["role"] if can(actor, Action.USER_CREATE_PRIVILEGED) else []
             fields += ["organization"] if can(actor, Action.USER_SET_ROLE) else []
-            return [(None, {"classes": ["wide"], "fields": fields}), ("Capabilities", {"fields": CAPABILITY_FLAGS})]
+            return [
+                (None, {"classes": ["wide"], "fields": tuple(fields)}),
+                ("Capabilities", {"fields": CAPABILITY_FLAGS}),
+            ]
         # The password hash is shown (masked) only beside the link that changes it.
         password = ["password"] if can(actor, Action.USER_EDIT_PROFILE, obj) else []
         return [
@@ -139,14 +147,15 @@ class UserAdmin(PolicyAdmin, DjangoUserAdmin):
         """Already saved: the form called user_create or user_update."""
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        user_delete(actor=request.user, user=obj)
+        user_delete(actor=acting(request.user), user=obj)
 
     @method_decorator(sensitive_post_parameters())
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
         """Django's password form and page, saved by user_update."""
         user = self.get_object(request, unquote(id))
         if user is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, id)
+            # Django's own helper for a missing object, left out of django-stubs.
+            return self._get_obj_does_not_exist_redirect(request, self.opts, id)  # type: ignore[attr-defined]
         if not can(request.user, Action.USER_EDIT_PROFILE, user):
             raise PermissionDenied
         form = for_actor(PasswordForm, request)(user, request.POST if request.method == "POST" else None)
@@ -160,7 +169,8 @@ class UserAdmin(PolicyAdmin, DjangoUserAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": f"Change password: {user.get_username()}",
-            "adminForm": helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}),
+            # Any form will do, as in Django's own password page; django-stubs asks for a ModelForm.
+            "adminForm": helpers.AdminForm(form, [(None, {"fields": list(form.fields)})], {}),  # type: ignore[arg-type]
             "form_url": form_url,
             "form": form,
             "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,

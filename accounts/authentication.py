@@ -22,7 +22,9 @@ class BearerAuthentication(JWTAuthentication):
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
 
-    def authenticate(self, request: Request) -> tuple[User, AccessToken] | None:
+    # simplejwt annotates the user of both methods with a TypeVar bound by neither, which no
+    # concrete user type can override.
+    def authenticate(self, request: Request) -> tuple[User, AccessToken] | None:  # type: ignore[override]
         header = self.get_header(request)
         if header is None:
             return None
@@ -30,12 +32,12 @@ class BearerAuthentication(JWTAuthentication):
         if raw is None:
             raise exceptions.AuthenticationFailed("Invalid authorization header", code="bad_authorization_header")
         try:
-            token = AccessToken(raw)
+            token = AccessToken(raw)  # type: ignore[arg-type]  # simplejwt annotates the raw token as a Token
         except TokenError as exc:
             raise InvalidToken(f"Could not validate credentials: {exc}") from None
         return self.get_user(token), token
 
-    def get_user(self, validated_token: Any) -> User:
+    def get_user(self, validated_token: Any) -> User:  # type: ignore[override]
         sid, user_id = claimed_sid(validated_token), validated_token.get("id")
         if not sid or user_id is None:
             raise InvalidToken("Could not validate credentials: token has no session")

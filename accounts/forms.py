@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -19,6 +19,10 @@ from accounts.throttling import LoginAddressThrottle, LoginUsernameThrottle
 from audit.models import AuditAction
 from audit.services import audit_record
 from pkiserver.admin import ServiceForm
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 
 class ConsoleLoginForm(AdminAuthenticationForm):
@@ -62,8 +66,10 @@ class ConsoleLoginForm(AdminAuthenticationForm):
         """The API's per-username and per-address budgets, shared with `POST /auth/token`."""
         request = self.request or SimpleNamespace(headers={}, META={})
         attempt = SimpleNamespace(data={"username": username}, headers=request.headers, META=request.META)
+        # A stand-in for the API's request: the login throttles read only its data, headers and META.
+        stand_in, no_view = cast("Request", attempt), cast("APIView", None)
         return not all(
-            throttle().allow_request(attempt, None) for throttle in (LoginAddressThrottle, LoginUsernameThrottle)
+            throttle().allow_request(stand_in, no_view) for throttle in (LoginAddressThrottle, LoginUsernameThrottle)
         )
 
     def _audit_failure(self, username: str, *, refused: bool) -> None:
@@ -83,7 +89,7 @@ class UserCreateForm(ServiceForm, UserCreationForm):
 
     class Meta(UserCreationForm.Meta):
         model = User
-        fields = ["username", "email", "role", "organization", *CAPABILITY_FLAGS]
+        fields = ("username", "email", "role", "organization", *CAPABILITY_FLAGS)
 
     def run_service(self) -> User:
         data = self.cleaned_data

@@ -74,6 +74,8 @@ class User(AbstractBaseUser):
     REQUIRED_FIELDS = ["email"]
 
     is_service_account = False
+    # The login session of the request's bearer token, set by accounts.authentication (not a column).
+    auth_session_sid: uuid.UUID
 
     class Meta:
         ordering = ["id"]
@@ -88,7 +90,7 @@ class User(AbstractBaseUser):
         for secret in settings.SECRET_KEY_FALLBACKS:
             yield self._session_hash(secret)
 
-    def _session_hash(self, secret: str) -> str:
+    def _session_hash(self, secret: str | bytes) -> str:
         return salted_hmac(
             SESSION_HASH_SALT, f"{self.password}:{self.session_epoch}", secret=secret, algorithm="sha256"
         ).hexdigest()

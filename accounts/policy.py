@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -215,23 +215,23 @@ SCOPES: dict[str, Callable[[Actor], Q]] = {
 
 
 def is_superuser(actor: Anyone) -> bool:
-    return _acting(actor) and not actor.is_service_account and actor.role == "superuser"  # type: ignore[union-attr]
+    return _acting(actor) and not actor.is_service_account and actor.role == "superuser"
 
 
-def _acting(actor: Anyone) -> bool:
+def _acting(actor: Anyone) -> TypeGuard[Actor]:
     """An authenticated, active actor (a user or a service account): not anonymous, not disabled."""
     return actor is not None and actor.is_authenticated and actor.is_active
 
 
 def can(actor: Anyone, action: Action, target: Any = None) -> bool:
     rule = RULES[action]
-    if not _acting(actor):
-        return rule in _OPEN_RULES and rule(_Anonymous, target)
-    if actor.is_service_account and action.value.startswith(HUMAN_ONLY_PREFIXES):  # type: ignore[union-attr]
-        return False
-    if is_superuser(actor):
-        return True
-    return rule(actor, target)
+    if _acting(actor):
+        if actor.is_service_account and action.value.startswith(HUMAN_ONLY_PREFIXES):
+            return False
+        if is_superuser(actor):
+            return True
+        return rule(actor, target)
+    return rule in _OPEN_RULES and rule(_Anonymous, target)
 
 
 def require(actor: Anyone, action: Action, target: Any = None, message: str | None = None) -> None:
@@ -243,18 +243,23 @@ def visible_q(actor: Anyone, kind: str) -> Q:
     """Rows of `kind` the actor may list."""
     if is_superuser(actor):
         return Q()
-    if not _acting(actor):
-        return Q(pk__in=[])
-    return SCOPES[kind](actor)
+    if _acting(actor):
+        return SCOPES[kind](actor)
+    return Q(pk__in=[])
 
 
 class _AnonymousActor:
+    """Who the open rules see when no actor is acting (anonymous, disabled or nobody): an `Actor`
+    without a role, an organization or any capability."""
+
     is_authenticated = False
     is_active = False
     is_service_account = False
     pk = None
-    role = None
+    role = ""
     organization_id = None
+    username = ""
+    can_create_ca = can_create_cert = can_revoke_cert = can_export_private_key = can_delete_ca = False
 
 
 _Anonymous = _AnonymousActor()

@@ -107,7 +107,7 @@ def user_create(
                 actor, Action.USER_CREATE_PRIVILEGED, message="Only a superuser can create admin or superuser accounts"
             )
         if organization_id is None and getattr(actor, "role", None) == Role.ADMIN:
-            organization_id = actor.organization_id  # an admin's users join the admin's organization
+            organization_id = getattr(actor, "organization_id", None)  # an admin's users join the admin's organization
         if organization_id is not None or any(flags.values()):
             org_target = _organization_model()(pk=organization_id) if organization_id is not None else None
             if not can(actor, Action.USER_CREATE_IN_ORG, org_target):
@@ -208,7 +208,7 @@ def user_update(*, actor: Actor, user: User, data: dict[str, Any]) -> User:
 
 # A change of any of these ends every session of the user, API and console alike (SPEC §5).
 SESSION_ENDING_FIELDS = ("is_active", "organization_id", "password", "role")
-SESSION_END_REASONS = {("password",): "password_change", ("is_active",): "deactivated"}
+SESSION_END_REASONS: dict[tuple[str, ...], str] = {("password",): "password_change", ("is_active",): "deactivated"}
 
 
 def clear_flags_on_move(user: User, *, keep: Collection[str] = ()) -> list[str]:

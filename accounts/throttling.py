@@ -35,7 +35,9 @@ class LoginUsernameThrottle(_LoginThrottle):
     scope = "login_user"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
-        username = str(request.data.get("username", "")).strip().lower()
+        data = request.data
+        assert isinstance(data, dict)  # the parsers take a JSON object or a form, never a list
+        username = str(data.get("username", "")).strip().lower()
         if not username:
             return None
         return self.cache_format % {"scope": self.scope, "ident": hashlib.sha256(username.encode()).hexdigest()}

@@ -43,10 +43,11 @@ class AuditLogQuerySet(models.QuerySet["AuditLog"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("Audit entries cannot be edited.")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise AppendOnlyError("Audit entries cannot be deleted.")
 
-    _raw_delete = delete  # used by cascades and the deletion collector
+    def _raw_delete(self, using: str | None) -> NoReturn:  # used by cascades and the deletion collector
+        raise AppendOnlyError("Audit entries cannot be deleted.")
 
 
 class AuditLog(models.Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, TypedDict
 
 from django import forms
 from django.conf import settings
@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.actors import acting
 from accounts.policy import Action, can, visible_q
 from certificates import services
 from certificates.downloads import pem_download
@@ -29,6 +30,18 @@ from certificates.x509.urls import InvalidURL, normalize_crl_base_url
 from orgs.admin import count_of
 from pkiserver.admin import PolicyAdmin, ServiceForm, for_actor
 from pkiserver.errors import Conflict, DomainError, Invalid, NotFound, PolicyDenied
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+    from django_stubs_ext import WithAnnotations
+
+    class _CAColumns(TypedDict):
+        child_count: int  # CertificateAuthorityAdmin.get_queryset's annotations
+        cert_count: int
+        lineage: list[str]  # set by get_changelist_instance, or by _lineage on first use
+
+    # A CA as CertificateAuthorityAdmin lists and shows it.
+    ListedCA: TypeAlias = WithAnnotations[CertificateAuthority, _CAColumns]
 
 EXPIRING_DAYS = 30
 
@@ -105,7 +118,7 @@ class PemDownloadsMixin:
     def download_chain(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse:
         return self._bundle(queryset, "chain", "".join(self.chain_pem(obj) for obj in queryset))
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
         """The organization column only for those who see more than one (superusers)."""
         columns = list(super().get_list_display(request))  # type: ignore[misc]
         return columns if can(request.user, Action.ORG_LIST_ALL) else [c for c in columns if c != "organization"]
@@ -170,7 +183,9 @@ class CACreateForm(ServiceForm, forms.Form):
     def __init__(self, *args: Any, parents: QuerySet[CertificateAuthority], request_base: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.request_base = request_base
-        self.fields["parent"].queryset = parents
+        parent = self.fields["parent"]
+        assert isinstance(parent, forms.ModelChoiceField)
+        parent.queryset = parents
         self.fields[
             "key_size"
         ].help_text = (
@@ -255,7 +270,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
     @admin.action(description="Revoke at the parent CA…", permissions=["revoke"])
     def revoke_at_parent(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> HttpResponse | None:
         def revoke(ca: CertificateAuthority, reason: str, comment: str) -> None:
-            services.ca_revoke(actor=request.user, ca=ca, reason=reason, comment=comment)
+            services.ca_revoke(actor=acting(request.user), ca=ca, reason=reason, comment=comment)
 
         return revoke_page(
             self, request, queryset, action="revoke_at_parent", noun="certificate authority", revoke=revoke
@@ -280,30 +295,30 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
 
     # --- columns and fields -------------------------------------------------------------------
 
-    def _lineage(self, obj: CertificateAuthority) -> list[str]:
+    def _lineage(self, obj: ListedCA) -> list[str]:
         if not hasattr(obj, "lineage"):
             obj.lineage = lineages([obj.pk]).get(obj.pk, [obj.name])
         return obj.lineage
 
     @admin.display(description="name", ordering="name")
-    def tree_name(self, obj: CertificateAuthority) -> str:
+    def tree_name(self, obj: ListedCA) -> str:
         depth = len(self._lineage(obj)) - 1
         return format_html('<span style="padding-left: {}em">{}{}</span>', depth * 1.2, "↳ " if depth else "", obj.name)
 
     @admin.display(description="depth")
-    def depth(self, obj: CertificateAuthority) -> int:
+    def depth(self, obj: ListedCA) -> int:
         return len(self._lineage(obj)) - 1
 
     @admin.display(description="chain")
-    def chain(self, obj: CertificateAuthority) -> str:
+    def chain(self, obj: ListedCA) -> str:
         return " → ".join(self._lineage(obj))
 
     @admin.display(description="child CAs", ordering="child_count")
-    def children_count(self, obj: CertificateAuthority) -> int:
+    def children_count(self, obj: ListedCA) -> int:
         return obj.child_count
 
     @admin.display(description="certificates", ordering="cert_count")
-    def certificates_count(self, obj: CertificateAuthority) -> int:
+    def certificates_count(self, obj: ListedCA) -> int:
         return obj.cert_count
 
     @admin.display(description="child CAs")
@@ -326,7 +341,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         return f"valid, {(obj.not_after - now).days} days left"
 
     @admin.display(description="certificates issued")
-    def issued(self, obj: CertificateAuthority) -> str:
+    def issued(self, obj: ListedCA) -> str:
         url = reverse("admin:certificates_certificate_changelist") + f"?issuer__id__exact={obj.pk}"
         return format_html('<a href="{}">{} certificate(s)</a>', url, obj.cert_count)
 
@@ -351,7 +366,8 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         )
         if request.method == "POST" and form.is_valid():
             return self._created(request, form.result)
-        adminform = helpers.AdminForm(form, CA_FORM_FIELDSETS, {})
+        # Any form will do, as in Django's own password page; django-stubs asks for a ModelForm.
+        adminform = helpers.AdminForm(form, CA_FORM_FIELDSETS, {})  # type: ignore[arg-type]
         context = {
             **self.admin_site.each_context(request),
             "title": "Add certificate authority",
@@ -363,7 +379,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
             "to_field": None,
             "media": self.media + adminform.media,
             "inline_admin_formsets": [],
-            "errors": helpers.AdminErrorList(form, []),
+            "errors": helpers.AdminErrorList(form, []),  # type: ignore[arg-type]  # as AdminForm above
             "preserved_filters": self.get_preserved_filters(request),
             **(extra_context or {}),
         }
@@ -394,7 +410,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         return items, {"certificate authorities": len(objs), "certificates": certificates}, set(), []
 
     def delete_model(self, request: HttpRequest, obj: CertificateAuthority) -> None:
-        services.ca_delete(actor=request.user, ca=obj)
+        services.ca_delete(actor=acting(request.user), ca=obj)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -559,7 +575,7 @@ class CertificateAdmin(PemDownloadsMixin, PolicyAdmin):
     def key(self, obj: Certificate) -> str:
         return f"{obj.get_key_algorithm_display()} {obj.key_size}"
 
-    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> _FieldsetSpec:
         """The private-key button only for those the policy lets download it."""
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and can(request.user, Action.CERT_EXPORT_KEY, obj):
@@ -584,7 +600,7 @@ class CertificateAdmin(PemDownloadsMixin, PolicyAdmin):
     @admin.action(description="Revoke with reason…", permissions=["revoke"])
     def revoke_with_reason(self, request: HttpRequest, queryset: QuerySet[Certificate]) -> HttpResponse | None:
         def revoke(cert: Certificate, reason: str, comment: str) -> None:
-            services.certificate_revoke(actor=request.user, cert=cert, reason=reason, comment=comment)
+            services.certificate_revoke(actor=acting(request.user), cert=cert, reason=reason, comment=comment)
 
         return revoke_page(
             self, request, queryset.select_related("issuer"), action="revoke_with_reason",
@@ -596,7 +612,9 @@ class CertificateAdmin(PemDownloadsMixin, PolicyAdmin):
             return HttpResponseNotAllowed(["POST"])
         cert = self.visible_object(request, object_id)
         try:
-            key_pem = services.certificate_private_key(actor=request.user, cert=cert, purpose="PEM, admin console")
+            key_pem = services.certificate_private_key(
+                actor=acting(request.user), cert=cert, purpose="PEM, admin console"
+            )
         except PolicyDenied:
             raise PermissionDenied from None
         except NotFound as exc:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.db.models.sql.compiler import _AsSqlType
 
 
 class EpochSeconds(models.Func):
@@ -18,10 +21,10 @@ class EpochSeconds(models.Func):
     # Django call int() on every row in Python.
     output_field = models.Field()
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> _AsSqlType:
         return self.as_sql(compiler, connection, template="FLOOR(EXTRACT(EPOCH FROM %(expressions)s))::bigint", **extra)
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> _AsSqlType:
         # '%%%%s': once for this template, once for the driver's placeholders: strftime('%s', ...).
         # Only the stored text's whole seconds ('YYYY-MM-DD HH:MM:SS'): SQLite's date functions
         # keep milliseconds and round to them, so '…:42.9996' would count as second 43.
@@ -61,7 +64,7 @@ class CertificateQuerySet(models.QuerySet):
     def crl_rows(self, issuer_id: int) -> Iterator[tuple[str, int, int | None]]:
         """(serial hex, revocation time in epoch seconds, reason code) of every certificate the CA
         revoked, streamed in chunks as plain tuples: a 100,000-entry CRL never holds model instances."""
-        rows = self.filter(issuer_id=issuer_id, revoked_at__isnull=False).order_by()  # any order will do:
+        revoked = self.filter(issuer_id=issuer_id, revoked_at__isnull=False).order_by()  # any order will do:
         # the model's `ORDER BY id` would walk the whole table by primary key
-        rows = rows.values_list("serial_number", EpochSeconds("revoked_at"), "revocation_reason_code")
+        rows = revoked.values_list("serial_number", EpochSeconds("revoked_at"), "revocation_reason_code")
         return rows.iterator(chunk_size=5_000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 from django import forms
 from django.contrib import admin
@@ -10,12 +10,25 @@ from django.db.models import Count, IntegerField, Model, OuterRef, QuerySet, Sub
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from accounts.actors import acting
 from accounts.models import User
 from accounts.policy import Action, can
 from certificates.models import Certificate, CertificateAuthority
 from orgs.models import Organization
 from orgs.services import organization_create, organization_delete, organization_update
 from pkiserver.admin import PolicyAdmin, ServiceForm, for_actor
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import InlineModelAdmin
+    from django_stubs_ext import WithAnnotations
+
+    class _Counts(TypedDict):
+        member_count: int
+        ca_count: int
+        certificate_count: int
+
+    # An organization as OrganizationAdmin.get_queryset gives it.
+    CountedOrganization: TypeAlias = WithAnnotations[Organization, _Counts]
 
 
 def count_of(model: type[Model], field: str = "organization") -> Coalesce:
@@ -42,7 +55,7 @@ class MembersInline(admin.TabularInline):
 
     model = User
     fk_name = "organization"
-    fields = readonly_fields = ["username", "email", "role", "is_active"]
+    fields = readonly_fields = ("username", "email", "role", "is_active")
     extra = 0
     can_delete = False
     show_change_link = True
@@ -50,7 +63,7 @@ class MembersInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """`obj` is the organization (None: the user's own, as Django asks when it builds the rows)."""
-        target = obj if obj is not None else Organization(pk=request.user.organization_id)
+        target = obj if obj is not None else Organization(pk=acting(request.user).organization_id)
         return can(request.user, Action.ORG_VIEW_MEMBERS, target)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -80,7 +93,7 @@ class OrganizationAdmin(PolicyAdmin):
     fields = ["name", "description", "members", "cas", "certificates", "created_at", "updated_at"]
 
     def own_target(self, request: HttpRequest) -> Organization:
-        return Organization(pk=request.user.organization_id)
+        return Organization(pk=acting(request.user).organization_id)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Organization]:
         return (
@@ -93,10 +106,10 @@ class OrganizationAdmin(PolicyAdmin):
             )
         )
 
-    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[admin.TabularInline]]:
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[InlineModelAdmin[Any, Any]]]:
         return list(self.inlines) if obj is not None else []
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return list(self.fields) if obj is not None else ["name", "description"]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
@@ -106,16 +119,16 @@ class OrganizationAdmin(PolicyAdmin):
         """Already saved: the form called organization_create or organization_update."""
 
     def delete_model(self, request: HttpRequest, obj: Organization) -> None:
-        organization_delete(actor=request.user, org=obj)
+        organization_delete(actor=acting(request.user), org=obj)
 
     @admin.display(description="members", ordering="member_count")
-    def members(self, obj: Organization) -> int:
+    def members(self, obj: CountedOrganization) -> int:
         return obj.member_count
 
     @admin.display(description="CAs", ordering="ca_count")
-    def cas(self, obj: Organization) -> int:
+    def cas(self, obj: CountedOrganization) -> int:
         return obj.ca_count
 
     @admin.display(description="certificates", ordering="certificate_count")
-    def certificates(self, obj: Organization) -> int:
+    def certificates(self, obj: CountedOrganization) -> int:
         return obj.certificate_count

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,6 +12,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from accounts.actors import acting
 from accounts.policy import Action, can, visible_q
 from pkiserver.errors import DomainError
 
@@ -43,7 +44,7 @@ class PolicyAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(visible_q(request.user, self.scope))
 
     def own_target(self, request: HttpRequest) -> Model:
-        return self.model(organization_id=request.user.organization_id)
+        return self.model(organization_id=acting(request.user).organization_id)
 
     def allowed(self, request: HttpRequest, action: Action | None, obj: Any = None) -> bool:
         if action is None or not can(request.user, Action.ADMIN_CONSOLE):
@@ -65,7 +66,7 @@ class PolicyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.allowed(request, self.delete_action, obj)
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         if lookup.split("__")[0] in self.secret_fields:
             return False
         return super().lookup_allowed(lookup, value, request)
@@ -122,6 +123,9 @@ class ServiceForm(forms.BaseForm):
         """Nothing to do: the service saved everything."""
 
 
-def for_actor(form_class: type[forms.BaseForm], request: HttpRequest) -> type[forms.BaseForm]:
+_Form = TypeVar("_Form", bound=forms.BaseForm)
+
+
+def for_actor(form_class: type[_Form], request: HttpRequest) -> type[_Form]:
     """A subclass of `form_class` acting for this request's user (a class per request: no sharing)."""
-    return type(form_class.__name__, (form_class,), {"actor": request.user})
+    return cast("type[_Form]", type(form_class.__name__, (form_class,), {"actor": request.user}))

@@ -257,7 +257,7 @@ def policy_set(*, actor: Actor, account: ServiceAccount, data: dict[str, Any]) -
             f"allowed_ca_ids: CA {foreign[0]} does not exist in the service account's organization.",
             field="allowed_ca_ids",
         )
-    values = {name: list(getattr(rules, name)) for name in POLICY_FIELDS if name != "max_validity_days"}
+    values: dict[str, Any] = {name: list(getattr(rules, name)) for name in POLICY_FIELDS if name != "max_validity_days"}
     values["max_validity_days"] = rules.max_validity_days
     policy, created = IssuancePolicy.objects.update_or_create(service_account=account, defaults=values)
     _audit(

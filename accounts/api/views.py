@@ -15,6 +15,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from accounts import services
+from accounts.actors import acting
 from accounts.api.serializers import (
     LoginSerializer,
     RefreshSerializer,
@@ -80,7 +81,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
         user = self.get_object()  # may edit this user at all; the service then decides field by field
         form = UserUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        user = services.user_update(actor=request.user, user=user, data=dict(form.validated_data))
+        user = services.user_update(actor=acting(request.user), user=user, data=dict(form.validated_data))
         return Response(UserSerializer(user).data)
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
@@ -88,7 +89,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSe
         return self.partial_update(request, pk)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.user_delete(actor=request.user, user=self.get_object())
+        services.user_delete(actor=acting(request.user), user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -141,7 +142,9 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        session_revoke(sid=request.user.auth_session_sid, reason="logout")
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated and HumanOnly: a user, not a service account
+        session_revoke(sid=user.auth_session_sid, reason="logout")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -150,5 +153,7 @@ class InvalidateView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        sessions_revoke_all(user=request.user, reason="invalidate")
+        user = request.user
+        assert isinstance(user, User)  # IsAuthenticated and HumanOnly: a user, not a service account
+        sessions_revoke_all(user=user, reason="invalidate")
         return Response(status=status.HTTP_204_NO_CONTENT)

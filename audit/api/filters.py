@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any
 
 import django_filters
 from django import forms
@@ -15,7 +16,7 @@ class UTCDateTimeField(IsoDateTimeField):
     """An ISO-8601 instant, handed to the database in UTC. `9999-12-31T23:59-14:00` has no UTC form
     (400, not 500), and PostgreSQL refuses offsets past 15:59 that Python accepts (`+18:31`)."""
 
-    def to_python(self, value):  # type: ignore[no-untyped-def]
+    def to_python(self, value: Any) -> datetime | None:
         parsed = super().to_python(value)
         if parsed is None or parsed.tzinfo is None:
             return parsed

@@ -15,15 +15,16 @@ MAX_BIGINT = 2**63 - 1  # a larger id overflows SQLite's integers: a 400, not a 
 
 
 class IntegerFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
+    # django-filter takes any number field here; its stubs allow only the default DecimalField.
+    field_class = forms.IntegerField  # type: ignore[assignment]
 
 
 class SerialNumberField(forms.CharField):
     """A serial typed as hex, with or without colons, as the lowercase hex the table stores."""
 
-    def to_python(self, value: Any) -> str:
+    def to_python(self, value: Any) -> str | None:
         text = super().to_python(value)
-        if text in self.empty_values:
+        if text is None or text in self.empty_values:
             return text
         serial = serial_from_hex(text)
         if serial is None:

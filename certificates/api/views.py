@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.actors import acting
 from accounts.policy import Action
 from certificates import services
 from certificates.api.filters import CertificateFilter
@@ -73,13 +74,15 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
         form = CACreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         issued = services.ca_create(
-            actor=request.user, data=services.CARequest(**form.validated_data), request_base=request_base(request)
+            actor=acting(request.user),
+            data=services.CARequest(**form.validated_data),
+            request_base=request_base(request),
         )
         context = {"private_key": issued.private_key, "warnings": issued.warnings}
         return Response(CAWithKeySerializer(issued.obj, context=context).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.ca_delete(actor=request.user, ca=self.get_object())
+        services.ca_delete(actor=acting(request.user), ca=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=CASerializer(many=True))
@@ -99,14 +102,14 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
         ca = self.get_object()
         form = RevokeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        ca = services.ca_revoke(actor=request.user, ca=ca, reason=form.validated_data.get("reason"))
+        ca = services.ca_revoke(actor=acting(request.user), ca=ca, reason=form.validated_data.get("reason"))
         return Response(CASerializer(ca).data)
 
     @extend_schema(responses=CAWithKeySerializer)
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> Response:
         ca = self.get_object()
-        key = services.ca_private_key(actor=request.user, ca=ca)
+        key = services.ca_private_key(actor=acting(request.user), ca=ca)
         return Response(CAWithKeySerializer(ca, context={"private_key": key}).data)
 
 
@@ -139,7 +142,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         if ca_id is not None:
             ca = services.ca_by_pk(ca_id)
         else:
-            ca = services.ca_by_name(actor=self.request.user, name=ca_name or "")
+            ca = services.ca_by_name(actor=acting(self.request.user), name=ca_name or "")
         self.check_object_permissions(self.request, ca)
         return ca
 
@@ -170,7 +173,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         form.is_valid(raise_exception=True)
         data = _cert_request(form.validated_data)
         return self._issued(
-            services.certificate_issue(actor=request.user, ca=ca, data=data, request_base=request_base(request))
+            services.certificate_issue(actor=acting(request.user), ca=ca, data=data, request_base=request_base(request))
         )
 
     @extend_schema(request=SignCSRSerializer, responses={201: CertificateWithKeySerializer})
@@ -183,7 +186,11 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         ca = self.get_issuer(ca_id=ca_id, ca_name=ca_name)
         return self._issued(
             services.certificate_sign_csr(
-                actor=request.user, ca=ca, csr_pem=csr, data=_cert_request(data), request_base=request_base(request)
+                actor=acting(request.user),
+                ca=ca,
+                csr_pem=csr,
+                data=_cert_request(data),
+                request_base=request_base(request),
             )
         )
 
@@ -193,7 +200,9 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         cert = self.get_object()
         form = RevokeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        cert = services.certificate_revoke(actor=request.user, cert=cert, reason=form.validated_data.get("reason"))
+        cert = services.certificate_revoke(
+            actor=acting(request.user), cert=cert, reason=form.validated_data.get("reason")
+        )
         return Response(self.get_serializer(cert).data)
 
     @extend_schema(request=RenewSerializer, responses={201: CertificateWithKeySerializer})
@@ -203,7 +212,10 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
         form = RenewSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         issued = services.certificate_renew(
-            actor=request.user, cert=cert, csr_pem=form.validated_data.get("csr"), request_base=request_base(request)
+            actor=acting(request.user),
+            cert=cert,
+            csr_pem=form.validated_data.get("csr"),
+            request_base=request_base(request),
         )
         return self._issued(issued)
 
@@ -211,7 +223,7 @@ class CertificateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Polic
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> Response:
         cert = self.get_object()
-        key = services.certificate_private_key(actor=request.user, cert=cert)
+        key = services.certificate_private_key(actor=acting(request.user), cert=cert)
         return Response(CertificateWithKeySerializer(cert, context={"private_key": key, "now": timezone.now()}).data)
 
 
@@ -240,7 +252,7 @@ class CAExportViewSet(PolicyViewSet):
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> HttpResponse:
         ca = self.get_object()
-        return pem_download(services.ca_private_key(actor=request.user, ca=ca), f"ca_{ca.pk}_private_key.pem")
+        return pem_download(services.ca_private_key(actor=acting(request.user), ca=ca), f"ca_{ca.pk}_private_key.pem")
 
 
 class CertificateExportViewSet(PolicyViewSet):
@@ -271,7 +283,7 @@ class CertificateExportViewSet(PolicyViewSet):
     @action(detail=True, methods=["get"], url_path="private-key")
     def private_key(self, request: Request, pk: str) -> HttpResponse:
         cert = self.get_object()
-        key = services.certificate_private_key(actor=request.user, cert=cert)
+        key = services.certificate_private_key(actor=acting(request.user), cert=cert)
         return pem_download(key, f"certificate_{cert.pk}_private_key.pem")
 
     @extend_schema(
@@ -296,5 +308,5 @@ class CertificateExportViewSet(PolicyViewSet):
         form = Pkcs12Serializer(data=request.data if request.method == "POST" else request.query_params)
         form.is_valid(raise_exception=True)
         password = form.validated_data.get("password")
-        blob = services.certificate_pkcs12(actor=request.user, cert=cert, password=password)
+        blob = services.certificate_pkcs12(actor=acting(request.user), cert=cert, password=password)
         return pem_download(blob, f"certificate_{cert.pk}.p12", content_type="application/x-pkcs12")

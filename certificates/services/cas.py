@@ -103,7 +103,7 @@ def ca_create(*, actor: Actor, data: CARequest, request_base: str) -> Issued:
     warnings: list[str] = []
     with transaction.atomic():
         _lock_ca_names(plan.org_id)
-        if CertificateAuthority.objects.filter(organization_id=plan.org_id, name__iexact=plan.name).exists():
+        if CertificateAuthority.objects.filter(organization=plan.org_id, name__iexact=plan.name).exists():
             raise Invalid(
                 f"A CA named '{plan.name}' already exists in this organization.", field="name", code="duplicate"
             )
@@ -186,9 +186,10 @@ def ca_delete(*, actor: Actor, ca: CertificateAuthority) -> None:
     parent first (`cessation_of_operation`), so the parent's CRL and OCSP keep saying so."""
     require(actor, Action.CA_DELETE, ca)
     parent = _lock_parent(ca)
-    ca = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
-    if ca is None:  # another request deleted it first
+    locked = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
+    if locked is None:  # another request deleted it first
         raise NotFound("CA not found")
+    ca = locked
     children = ca.children.count()
     if children:
         raise Conflict(f"CA '{ca.name}' has {children} child CA(s); delete them first.", code="has_children")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -32,6 +32,7 @@ from pkiserver.errors import Conflict, Invalid, NotFound
 
 if TYPE_CHECKING:
     from accounts.actors import Actor
+    from certificates.x509.keys import Algorithm
 
 SERIAL_ATTEMPTS = 5
 
@@ -315,7 +316,8 @@ def _renewal_key(cert: Certificate, csr_pem: str | None) -> tuple[Any, str | Non
                 code="csr_required",
             )
         return pki.csr_public_key(_load_csr(csr_pem)), None
-    spec = pki.KeySpec(cert.key_algorithm, None if cert.key_algorithm == "ed25519" else cert.key_size)
+    algorithm = cast("Algorithm", cert.key_algorithm)  # a stored certificate's: one of KeyAlgorithm's values
+    spec = pki.KeySpec(algorithm, None if algorithm == "ed25519" else cert.key_size)
     key = pki.generate_private_key(spec)
     return key.public_key(), pki.private_key_to_pem(key)
 

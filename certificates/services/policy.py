@@ -31,6 +31,7 @@ def enforce_issuance_policy(
     if not actor.is_service_account:
         return
     policy = IssuancePolicy.objects.filter(service_account_id=actor.pk).first()
+    violation: issuance.Violation | None
     if policy is None:
         name = actor.username.removeprefix("sa:")
         violation = issuance.Violation(

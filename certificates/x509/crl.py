@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -14,6 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from .issue import authority_key_identifier, require_matching_key
 from .keys import PrivateKey, signature_hash_for
+
+# DER cut into parts of the same kind: slices of bytes, or views into a buffer that is not copied.
+_Bytes = TypeVar("_Bytes", bytes, memoryview)
 
 REASON_NAMES: dict[str, x509.ReasonFlags] = {
     "unspecified": x509.ReasonFlags.unspecified,
@@ -218,8 +221,12 @@ def _sign(key: PrivateKey, data: bytes | bytearray) -> bytes:
     """A signature as `build_crl` makes it: PKCS#1 v1.5 for RSA, ECDSA, or pure Ed25519."""
     digest = signature_hash_for(key)
     if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), digest)
+        assert digest is not None  # None only for Ed25519
+        # cryptography annotates RSA's `data` as bytes, but takes any buffer as ECDSA and Ed25519 do:
+        # the bytearray is signed in place, without a copy of the CRL.
+        return key.sign(data, padding.PKCS1v15(), digest)  # type: ignore[arg-type]
     if isinstance(key, ec.EllipticCurvePrivateKey):
+        assert digest is not None  # None only for Ed25519
         return key.sign(data, ec.ECDSA(digest))
     return key.sign(data)  # Ed25519
 
@@ -253,7 +260,7 @@ def _der(tag: int, value: bytes) -> bytes:
     return _header(tag, len(value)) + value
 
 
-def _crl_parts(der: bytes | memoryview) -> tuple[bytes | memoryview, bytes | memoryview]:
+def _crl_parts(der: _Bytes) -> tuple[_Bytes, _Bytes]:
     """(the whole tbsCertList element, the signatureAlgorithm element) of a CertificateList."""
     tag, start, end = _tlv(der, 0)
     if tag != 0x30 or end != len(der):
@@ -265,7 +272,7 @@ def _crl_parts(der: bytes | memoryview) -> tuple[bytes | memoryview, bytes | mem
     return der[start:tbs_end], der[tbs_end:alg_end]
 
 
-def _tbs_parts(tbs: bytes | memoryview) -> tuple[bytes | memoryview, bytes | memoryview, bytes | memoryview]:
+def _tbs_parts(tbs: _Bytes) -> tuple[_Bytes, _Bytes, _Bytes]:
     """A tbsCertList's contents split around its revokedCertificates list: (the fields before it,
     the list's contents — the entries' DER, back to back — and the fields after it)."""
     tag, start, end = _tlv(tbs, 0)
@@ -279,8 +286,8 @@ def _tbs_parts(tbs: bytes | memoryview) -> tuple[bytes | memoryview, bytes | mem
         elif times and tag == 0x30:  # the first SEQUENCE after the dates: revokedCertificates
             return tbs[start:offset], tbs[value_start:value_end], tbs[value_end:end]
         elif times:  # crlExtensions ([0]): there is no list
-            return tbs[start:offset], b"", tbs[offset:end]
+            return tbs[start:offset], tbs[offset:offset], tbs[offset:end]
         offset = value_end
     if not times:
         raise ValueError("a tbsCertList without thisUpdate")
-    return tbs[start:end], b"", b""
+    return tbs[start:end], tbs[end:end], tbs[end:end]

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.actors import acting
 from accounts.api.serializers import UserSerializer
 from accounts.models import User
 from accounts.policy import Action
@@ -38,7 +39,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Poli
     def create(self, request: Request) -> Response:
         form = OrganizationCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        org = services.organization_create(actor=request.user, **form.validated_data)
+        org = services.organization_create(actor=acting(request.user), **form.validated_data)
         return Response(OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=OrganizationUpdateSerializer, responses=OrganizationSerializer)
@@ -46,7 +47,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Poli
         org = self.get_object()
         form = OrganizationUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        org = services.organization_update(actor=request.user, org=org, data=dict(form.validated_data))
+        org = services.organization_update(actor=acting(request.user), org=org, data=dict(form.validated_data))
         return Response(OrganizationSerializer(org).data)
 
     @extend_schema(request=OrganizationUpdateSerializer, responses=OrganizationSerializer)
@@ -54,7 +55,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Poli
         return self.update(request, pk)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.organization_delete(actor=request.user, org=self.get_object())
+        services.organization_delete(actor=acting(request.user), org=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(responses=UserSerializer(many=True))
@@ -70,7 +71,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Poli
         org = self.get_object()
         user = get_object_or_404(User, pk=user_id)
         if request.method == "POST":
-            user = services.organization_add_user(actor=request.user, org=org, user=user)
+            user = services.organization_add_user(actor=acting(request.user), org=org, user=user)
         else:
-            user = services.organization_remove_user(actor=request.user, org=org, user=user)
+            user = services.organization_remove_user(actor=acting(request.user), org=org, user=user)
         return Response(UserSerializer(user).data)

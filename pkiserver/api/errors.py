@@ -117,7 +117,8 @@ def _handle(exc: Exception, context: dict[str, Any]) -> Response | None:
         fields = _flatten(exc.detail)
         response.data = {"detail": _validation_detail(fields), "code": "invalid", "errors": fields}
     elif isinstance(exc, exceptions.APIException):
-        detail, codes = exc.detail, exc.get_codes()
+        detail: Any = exc.detail
+        codes = exc.get_codes()
         if isinstance(detail, dict) and "detail" in detail:  # simplejwt nests {"detail", "code", ...}
             detail, codes = detail["detail"], str(detail.get("code", "error"))
         response.data = {"detail": str(detail), "code": codes if isinstance(codes, str) else "error"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -22,11 +23,13 @@ class SkipLimitSerializer(serializers.Serializer):
 
 
 class SkipLimitPagination(BasePagination):
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list[Any]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: Any = None
+    ) -> list[Any]:
         params = SkipLimitSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         skip, limit = params.validated_data["skip"], params.validated_data["limit"]
-        self.total = queryset.count()
+        self.total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         return list(queryset[skip : skip + limit])
 
     def get_paginated_response(self, data: Any) -> Response:

@@ -24,7 +24,7 @@ class PolicyPermission(BasePermission):
         action = self._policy_action(view)
         if action is None:
             # A method the route does not offer at all has no handler: let DRF answer 405, not 403.
-            method = request.method.lower()
+            method = (request.method or "").lower()
             offered = getattr(view, "action_map", {})
             return getattr(view, "action", None) is None and method not in offered and not hasattr(view, method)
         if view.action in getattr(view, "object_actions", ()):

@@ -32,6 +32,6 @@ class JSONRenderer(ORJSONRenderer):
         context = renderer_context or {}
         if (media_type and ";" in media_type) or context.get("indent") is not None:
             drf = renderers.JSONRenderer()
-            if drf.get_indent(media_type, context) is not None:
+            if drf.get_indent(media_type or "", context) is not None:
                 return drf.render(data, media_type, renderer_context)
         return super().render(data, media_type, renderer_context)

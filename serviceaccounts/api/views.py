@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.actors import acting
 from accounts.models import CAPABILITY_FLAGS
 from accounts.policy import Action
 from pkiserver.api.viewsets import PolicyViewSet
@@ -47,7 +48,7 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
         flags = {name: data.pop(name) for name in CAPABILITY_FLAGS}
-        account = services.service_account_create(actor=request.user, flags=flags, **data)
+        account = services.service_account_create(actor=acting(request.user), flags=flags, **data)
         return Response(ServiceAccountSerializer(account).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ServiceAccountUpdateSerializer, responses=ServiceAccountSerializer)
@@ -55,12 +56,12 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
         form = ServiceAccountUpdateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         account = services.service_account_update(
-            actor=request.user, account=self.get_object(), data=dict(form.validated_data)
+            actor=acting(request.user), account=self.get_object(), data=dict(form.validated_data)
         )
         return Response(ServiceAccountSerializer(account).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        services.service_account_delete(actor=request.user, account=self.get_object())
+        services.service_account_delete(actor=acting(request.user), account=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(methods=["GET"], request=None, responses=TokenSerializer(many=True))
@@ -73,7 +74,7 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
             return self.get_paginated_response(TokenSerializer(page, many=True).data)
         form = TokenCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        token, plaintext = services.token_create(actor=request.user, account=account, **form.validated_data)
+        token, plaintext = services.token_create(actor=acting(request.user), account=account, **form.validated_data)
         return Response(
             TokenCreatedSerializer(token, context={"token": plaintext}).data, status=status.HTTP_201_CREATED
         )
@@ -81,7 +82,7 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
     @extend_schema(request=None, responses={204: None})
     @action(detail=True, methods=["delete"], url_path=r"tokens/(?P<token_id>[0-9]+)")
     def token(self, request: Request, pk: str, token_id: str) -> Response:
-        services.token_revoke(actor=request.user, account=self.get_object(), token_id=int(token_id))
+        services.token_revoke(actor=acting(request.user), account=self.get_object(), token_id=int(token_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(methods=["GET"], request=None, responses=PolicySerializer)
@@ -91,11 +92,11 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
     def issuance_policy(self, request: Request, pk: str) -> Response:
         account = self.get_object()
         if request.method == "GET":
-            return Response(PolicySerializer(services.policy_get(actor=request.user, account=account)).data)
+            return Response(PolicySerializer(services.policy_get(actor=acting(request.user), account=account)).data)
         if request.method == "DELETE":
-            services.policy_clear(actor=request.user, account=account)
+            services.policy_clear(actor=acting(request.user), account=account)
             return Response(status=status.HTTP_204_NO_CONTENT)
         form = PolicyWriteSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        policy = services.policy_set(actor=request.user, account=account, data=dict(form.validated_data))
+        policy = services.policy_set(actor=acting(request.user), account=account, data=dict(form.validated_data))
         return Response(PolicySerializer(policy).data)

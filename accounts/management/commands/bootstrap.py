@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models
 
 from accounts.models import Role, User
 from accounts.services import user_create
@@ -53,7 +54,9 @@ class Command(BaseCommand):
             if not options[name].strip():
                 raise CommandError(f"Invalid {name}: it cannot be empty.")
             try:
-                User._meta.get_field(name).run_validators(options[name])
+                column = User._meta.get_field(name)
+                assert isinstance(column, models.Field)  # username and email are columns, not relations
+                column.run_validators(options[name])
             except ValidationError as exc:
                 raise CommandError(f"Invalid {name}: {' '.join(exc.messages)}") from None
         password = self._password(options["password"])
