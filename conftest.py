@@ -15,7 +15,7 @@ from tests.factories import OrganizationFactory, UserFactory
 def _fast_and_unthrottled(settings, tmp_path):
     settings.AUTH_RATE_LIMIT = "10000/minute"
     settings.REGISTRATION_RATE_LIMIT = "10000/minute"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.CACHES = {**settings.CACHES, "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 @pytest.fixture

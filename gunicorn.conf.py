@@ -4,7 +4,9 @@ run from the repository) or named with `-c gunicorn.conf.py`. Command-line optio
 from __future__ import annotations
 
 import json
+import os
 import socket
+from typing import Any
 
 import gunicorn.util
 
@@ -28,3 +30,19 @@ def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: st
 
 
 gunicorn.util.write_error = write_json_error
+
+
+def on_starting(server: Any) -> None:
+    """Several workers must share one cache (login and registration throttles count in it): refuse
+    to start them on the per-process default."""
+    if server.cfg.workers <= 1:
+        return
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pkiserver.settings")
+    from django.conf import settings
+
+    if settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache":
+        raise SystemExit(
+            f"pkiserver: {server.cfg.workers} workers need a shared cache, and CACHE_URL is per process."
+            " Set CACHE_URL to Redis (redis://host:6379/0) or to the database cache (dbcache://pkiserver_cache),"
+            " or run one worker."
+        )

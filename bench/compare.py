@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bench.server import REPO, database, database_label, running_server
+from bench.server import REPO, cache_for, database, database_label, running_server
 from bench.workloads import Bench, Plan, Row
 
 # Issue 17: "no workload may be slower than 1.3x" the commit before the redesign.
@@ -117,6 +117,7 @@ def run_pair(
     sections: set[str],
     *,
     database_url: str,
+    cache_url: str,
     workers: int,
     scale: bool,
     log: Callable[[str], None],
@@ -131,8 +132,9 @@ def run_pair(
         for slot, tree in enumerate(trees):
             url = stack.enter_context(database(backend, database_url))
             log(f"== {backend} [{tree.name}]: starting the server of {tree.label} ({tree.path})")
-            server = stack.enter_context(running_server(backend, url, workers, tree=tree.path))
-            labels[tree.name] = database_label(url)
+            cache = cache_for(cache_url, slot)
+            server = stack.enter_context(running_server(backend, url, workers, cache, tree=tree.path))
+            labels[tree.name] = f"{database_label(url)}, cache {cache}"
             benches[tree.name] = Bench(
                 server,
                 plan,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import compare
-from bench.server import database, database_label, running_server
+from bench.server import DEFAULT_REDIS, cache_for, database, database_label, running_server
 from bench.workloads import SECTIONS, Bench, Plan, Row
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -58,7 +58,8 @@ def loadavg() -> list[float]:
 def run_backend(backend: str, args: argparse.Namespace, plan: Plan) -> tuple[list[Row], dict[str, Any]]:
     started, load_before = time.perf_counter(), loadavg()
     log(f"== {backend}: gunicorn -w {args.workers}, load average {load_before}")
-    with database(backend, args.database_url) as url, running_server(backend, url, args.workers) as server:
+    cache = cache_for(args.cache_url, 0)
+    with database(backend, args.database_url) as url, running_server(backend, url, args.workers, cache) as server:
         bench = Bench(server, plan, log=log)
         bench.run(sections(args), scale=args.scale)
         label = database_label(url)
@@ -67,6 +68,7 @@ def run_backend(backend: str, args: argparse.Namespace, plan: Plan) -> tuple[lis
         "load_average_before": load_before,
         "load_average_after": loadavg(),
         "database": label,
+        "cache": cache,
     }
     log(f"== {backend} done in {info['seconds']} s, load average {info['load_average_after']}")
     return bench.rows, info
@@ -127,6 +129,7 @@ def run_compare(args: argparse.Namespace, plan: Plan, backends: list[str], repor
                 plan,
                 sections(args),
                 database_url=args.database_url,
+                cache_url=args.cache_url,
                 workers=args.workers,
                 scale=args.scale,
                 log=log,
@@ -150,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_POSTGRES),
         help="a PostgreSQL server where the bench may create and drop its own database",
+    )
+    parser.add_argument(
+        "--cache-url",
+        default=os.environ.get("BENCH_CACHE_URL", DEFAULT_REDIS),
+        help="the servers' CACHE_URL; a redis:// server gives each its own database (default: local Redis)",
     )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4)")
     parser.add_argument("--quick", action="store_true", help="fewer samples, same dataset sizes")

@@ -55,6 +55,26 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+DEFAULT_REDIS = "redis://127.0.0.1:6379"
+FALLBACK_CACHE = "dbcache://pkiserver_cache"
+
+
+def cache_for(base: str, slot: int) -> str:
+    """The CACHE_URL of the bench's server number `slot`: a Redis database of its own, emptied
+    (14 + slot of the Redis server `base`), as production shares one between its workers; the
+    database cache when Redis does not answer. Any other URL is used as it is."""
+    if not base.startswith("redis://"):
+        return base
+    import redis
+
+    url = f"{base.rstrip('/')}/{14 + slot}"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+    except redis.exceptions.ConnectionError:
+        return FALLBACK_CACHE
+    return url
+
+
 @contextlib.contextmanager
 def database(backend: str, admin_url: str) -> Iterator[str | None]:
     """The database URL a server of `backend` runs on (None: the embedded SQLite default, a file in
@@ -211,10 +231,10 @@ class Server:
 
 @contextlib.contextmanager
 def running_server(
-    backend: str, database_url: str | None, workers: int, keep: bool = False, tree: Path = REPO
+    backend: str, database_url: str | None, workers: int, cache_url: str, keep: bool = False, tree: Path = REPO
 ) -> Iterator[Server]:
     """A migrated pkiserver under gunicorn, running the code of `tree`: on `database_url`, or on the
-    embedded SQLite default (a fresh data directory) when it is None."""
+    embedded SQLite default (a fresh data directory) when it is None; its cache on `cache_url`."""
     from cryptography.fernet import Fernet
 
     data_dir = Path(tempfile.mkdtemp(prefix=f"pkiserver-bench-{backend}-"))
@@ -229,6 +249,7 @@ def running_server(
         DJANGO_SETTINGS_MODULE="pkiserver.settings",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(tree),
+        CACHE_URL=cache_url,
     )
     if database_url:
         env["DATABASE_URL"] = database_url

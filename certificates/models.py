@@ -178,7 +178,8 @@ class Certificate(models.Model):
 
 
 class RevocationList(models.Model):
-    """The current signed CRL of a CA, rebuilt when a revocation commits or when it goes stale."""
+    """The current signed CRL of a CA, rebuilt when it is read after a revocation (`PendingCrlEntry`)
+    or once it goes stale."""
 
     ca = models.OneToOneField(CertificateAuthority, on_delete=models.CASCADE, related_name="crl", primary_key=True)
     number = models.PositiveBigIntegerField(default=0)
@@ -192,3 +193,18 @@ class RevocationList(models.Model):
 
     def __str__(self) -> str:
         return f"CRL #{self.number} of {self.ca_id}"
+
+
+class PendingCrlEntry(models.Model):
+    """A committed revocation that the CA's stored CRL does not list yet.
+
+    Written in the revocation's own transaction and deleted only by the transaction that stores a
+    CRL listing it, so a revocation is always either in the stored CRL or here: the next CRL read
+    signs it in, and no entry is ever lost between the two.
+    """
+
+    certificate = models.OneToOneField(Certificate, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    ca = models.ForeignKey(CertificateAuthority, on_delete=models.CASCADE, related_name="pending_crl_entries")
+
+    def __str__(self) -> str:
+        return f"certificate {self.certificate_id} pending in the CRL of {self.ca_id}"

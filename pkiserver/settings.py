@@ -133,7 +133,18 @@ else:
 # pragmas) would be paid by every request.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60, minimum=0)
 
-CACHES = {"default": env_cache("CACHE_URL", "dbcache://pkiserver_cache")}
+# Per process by default: the embedded default (`./run`) is one process. Several server processes
+# share one through CACHE_URL (Redis, or the database cache); gunicorn.conf.py insists on it.
+CACHES = {
+    "default": env_cache("CACHE_URL", "locmemcache://"),
+    # Signed CRLs, checked against the stored CRL's number on every read (certificates/services/
+    # revocation.py): per process whatever CACHE_URL says, at most 32 of them (up to 16 MB each).
+    "crl": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "crl",
+        "OPTIONS": {"MAX_ENTRIES": 32},
+    },
+}
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

@@ -100,6 +100,7 @@ def live_pkiserver(server_database, tmp_path_factory) -> Iterator[LiveServer]:
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DJANGO_SETTINGS_MODULE="pkiserver.settings",
         PYTHONUNBUFFERED="1",
+        CACHE_URL="dbcache://pkiserver_cache",  # two workers share one cache
     )
     server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, env=env)
     migrated = server.manage("migrate", "--noinput")

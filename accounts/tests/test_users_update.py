@@ -273,6 +273,22 @@ def test_a_regular_user_patching_someone_else_with_nothing_learns_nothing(reques
     assert user_a_capable.username not in response.content.decode()
 
 
+@pytest.mark.parametrize("body", [{}, {"email": "carol.new@example.org"}], ids=["empty", "email"])
+def test_an_admin_of_another_organization_may_view_a_user_but_not_patch_it(client_for, admin_b, user_a, body):
+    """A PATCH is an edit, empty or not: the object permission refuses it before any field is
+    looked at (README, "Users")."""
+    client = client_for(admin_b)
+    before = snapshot(user_a)
+
+    assert client.get(url(user_a)).status_code == 200
+    response = client.patch(url(user_a), body, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert snapshot(user_a) == before
+    assert user_update_entries(user_a) == 0
+
+
 @pytest.mark.parametrize("caller", ["user_a", "admin_a", "superuser"])
 def test_patching_a_missing_user_is_404(request, client_for, caller):
     client = client_for(request.getfixturevalue(caller))

@@ -15,7 +15,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from certificates import keystore
 from certificates import x509 as pki
-from certificates.models import Certificate, CertificateAuthority, CertificateType
+from certificates.models import Certificate, CertificateAuthority, CertificateType, PendingCrlEntry
 from certificates.services.common import (
     Issued,
     ca_certificate,
@@ -27,7 +27,7 @@ from certificates.services.common import (
     validity_under,
     x509_invalid,
 )
-from certificates.services.revocation import CESSATION, crl_publish, reason_code, revocation_flag, with_comment
+from certificates.services.revocation import CESSATION, reason_code, revocation_flag, with_comment
 from certificates.x509.urls import normalize_crl_base_url
 from orgs.models import Organization
 from pkiserver.errors import Conflict, Invalid, NotFound
@@ -207,7 +207,7 @@ def ca_delete(*, actor: Actor, ca: CertificateAuthority) -> None:
 
 
 def _lock_parent(ca: CertificateAuthority) -> CertificateAuthority | None:
-    """Lock the parent of `ca` (NO KEY UPDATE, as a revocation under it does): parents are locked
+    """Lock the parent of `ca` (NO KEY UPDATE, as its CRL publication does): parents are locked
     before children, so a delete and a revoke of one intermediate cannot deadlock."""
     if ca.parent_id is None:
         return None
@@ -260,7 +260,7 @@ def _record_ca_revocation(
         revocation_reason=reason or None, revocation_reason_code=reason_code(flag), issuer=parent,
         organization_id=parent.organization_id, created_by_user_id=ca.created_by_user_id, from_csr=True,
     )  # fmt: skip
-    crl_publish(ca=parent, now=now, added=[record.pk])
+    PendingCrlEntry.objects.create(certificate_id=record.pk, ca_id=parent.pk)  # in the parent's next CRL
 
 
 @transaction.atomic

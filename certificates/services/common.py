@@ -135,3 +135,19 @@ def lineage(ca_id: int) -> list[tuple[int, bool]]:
             [ca_id],
         )
         return [(pk, bool(revoked)) for pk, revoked in cursor.fetchall()]
+
+
+def hold_ca(ca_id: int) -> bool:
+    """Keep the CA `ca_id` from being deleted until the transaction ends; False when it is gone.
+
+    On PostgreSQL a FOR KEY SHARE row lock, which the ORM cannot ask for (`select_for_update` has
+    no such mode): a delete (FOR UPDATE) waits for this transaction, while issuances, revocations
+    and CRL publication (NO KEY UPDATE) under the CA go on. Taken before any row under the CA is
+    written, in the order a delete locks them (the CA, then its certificates), so the two cannot
+    deadlock. SQLite runs one writing transaction at a time."""
+    if connection.vendor != "postgresql":
+        return CertificateAuthority.objects.filter(pk=ca_id).exists()
+    table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE", [ca_id])  # noqa: S608
+        return cursor.fetchone() is not None

@@ -12,7 +12,7 @@ from django.utils import timezone
 from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority, RevocationList
 from certificates.services.common import ca_material
-from certificates.services.revocation import crl_current, reason_flag
+from certificates.services.revocation import crl_current, crl_headers, reason_flag
 from pkiserver.errors import NotFound
 
 # What the public routes read of a CA.
@@ -42,9 +42,11 @@ _CRL_HEADER_FIELDS = ("ca_id", "number", "this_update", "next_update", "entries"
 
 def crl_by_slug(slug: str) -> RevocationList:
     """The current CRL (`crl_current`) of the CA named by `slug`, or 404: the CRL's number and
-    dates are read with its CA, in one query once the CA has a CRL."""
+    dates, and whether a revocation waits for it, are read with its CA in one query once the CA
+    has a CRL."""
     header = (
-        RevocationList.objects.select_related("ca")
+        crl_headers()
+        .select_related("ca")
         .only(*_CRL_HEADER_FIELDS, *(f"ca__{name}" for name in PUBLIC_CA_FIELDS))
         .filter(ca_id=_slug_id(slug))
         .first()

@@ -8,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.policy import Action, require
 from audit.models import AuditAction
 from audit.services import audit_record
 from certificates import x509 as pki
-from certificates.models import Certificate, CertificateAuthority, CertificateType, RevocationList
-from certificates.services.common import ca_material
+from certificates.models import Certificate, CertificateAuthority, CertificateType, PendingCrlEntry, RevocationList
+from certificates.services.common import ca_material, hold_ca
 from pkiserver.errors import Conflict, Invalid, NotFound
 
 if TYPE_CHECKING:
@@ -37,28 +38,27 @@ def certificate_revoke(
     flag = revocation_flag(reason, for_ca=cert.certificate_type == CertificateType.CA)
     reason = with_comment(reason, comment)
     with transaction.atomic():
-        # The CA row lock orders revocations of one CA: CRL numbers strictly increase. NO KEY
-        # UPDATE, so issuances under the CA (KEY SHARE) go on while a large CRL is rebuilt.
-        ca = CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=cert.issuer_id).first()
-        if ca is None:  # deleted, with its certificates, while this request was on its way
+        # The revocation, its audit entry and its pending CRL entry commit together; the CRL is
+        # signed by the next read of it (`crl_current`), so a revocation costs no signature.
+        if not hold_ca(cert.issuer_id):  # deleted, with its certificates, while this request was on its way
             raise NotFound(f"Certificate {cert.pk} no longer exists.")
         now = timezone.now()
-        won = Certificate.objects.filter(pk=cert.pk, revoked_at__isnull=True).update(
-            revoked_at=now,
-            revocation_reason=reason or None,
-            revocation_reason_code=reason_code(flag),
-            updated_at=now,
-        )
+        changes = {
+            "revoked_at": now, "revocation_reason": reason or None, "revocation_reason_code": reason_code(flag),
+            "updated_at": now,
+        }  # fmt: skip
+        won = Certificate.objects.filter(pk=cert.pk, revoked_at__isnull=True).update(**changes)
         if not won:
             raise Conflict(f"Certificate {cert.pk} is already revoked.", code="already_revoked")
-        crl_publish(ca=ca, now=now, added=[cert.pk])
+        PendingCrlEntry.objects.create(certificate_id=cert.pk, ca_id=cert.issuer_id)
         audit_record(
             action=AuditAction.CERT_REVOKE, actor=actor, target=cert,
             detail=f"revoked certificate {cert.common_name} serial {cert.serial_number}"
             + (f" ({reason})" if reason else ""),
         )  # fmt: skip
-        revoked = Certificate.objects.select_related("issuer").get(pk=cert.pk)  # under the lock: the CA may go next
-    return revoked
+    for field, value in changes.items():  # what the UPDATE wrote, without reading the row back
+        setattr(cert, field, value)
+    return cert
 
 
 def with_comment(reason: str | None, comment: str | None) -> str | None:
@@ -97,33 +97,35 @@ def reason_flag(code: int | None) -> Any:
     return _REASON_FLAGS[code]
 
 
-def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None, added: Sequence[int] = ()) -> RevocationList:
-    """Build, sign and store a new CRL for `ca`; `added`: ids of certificates revoked since the
-    stored one, in this transaction. Call with the CA row locked.
+def crl_publish(*, ca: CertificateAuthority, now: datetime | None = None) -> RevocationList:
+    """Build, sign and store a new CRL for `ca`, listing its pending entries. Call in a transaction
+    with the CA row locked: that lock orders the CAs' CRLs, so their numbers strictly increase.
 
     The stored CRL is extended when it is known to hold every other revoked certificate of the CA
-    (its entry count plus `added` is the CA's count, and revocations of one CA are serialised by
-    that lock): its entries are copied as DER and the whole is signed again, which costs a hash of
-    the CRL instead of encoding every entry again (`x509.extend_crl`). Otherwise — the first CRL,
-    or anything unexpected — it is built from all the revoked rows, streamed as plain tuples.
-    Either way the stored row is replaced by a single UPDATE, and once committed the new DER goes
-    into the cache, so it is served without being read back.
+    (its entry count plus the pending ones is the CA's count): its entries are copied as DER and
+    the whole is signed again (`x509.extend_crl`). Otherwise (the first CRL, or anything
+    unexpected) it is built from all the revoked rows. The pending entries it read are deleted in
+    the same transaction; one committed meanwhile stays pending for the next build. Once committed
+    the new DER goes into the cache, so it is served without being read back.
     """
     now = (now or timezone.now()).replace(microsecond=0)
+    pending = list(PendingCrlEntry.objects.filter(ca_id=ca.pk).values_list("certificate_id", flat=True))
     previous = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first()
     number = (previous.number if previous else 0) + 1
     header = crl_header(ca, number=number, now=now)
-    der = _crl_extended(ca, previous, added, header) if previous is not None else None
+    der = _crl_extended(ca, previous, pending, header) if previous is not None else None
     if der is not None:
-        count = previous.entries + len(added)  # type: ignore[union-attr]
+        count = previous.entries + len(pending)  # type: ignore[union-attr]
     else:
         der, count = crl_from_rows(ca, header)
     next_update = header["next_update"]
     fields = {"number": number, "der": der, "this_update": now, "next_update": next_update, "entries": count}
     if not RevocationList.objects.filter(ca_id=ca.pk).update(**fields):
         RevocationList.objects.create(ca_id=ca.pk, **fields)
+    for start in range(0, len(pending), _EXTEND_AT_MOST):
+        PendingCrlEntry.objects.filter(pk__in=pending[start : start + _EXTEND_AT_MOST]).delete()
     published = RevocationList(ca_id=ca.pk, **fields)
-    # Cached once committed: a CRL rolled back with its revocation must never be served.
+    # Cached once committed: a CRL rolled back must never be served.
     transaction.on_commit(lambda: _crl_keep(ca, published, "der", der))
     return published
 
@@ -156,11 +158,16 @@ def _crl_entry(row: tuple[str, int, int | None]) -> pki.RevokedEntry:
     return pki.RevokedEntry(int(serial, 16), datetime.fromtimestamp(seconds, UTC), _REASON_FLAGS[code])
 
 
+_EXTEND_AT_MOST = 1000  # pending entries looked up by id; also the batch in which they are deleted
+
+
 def _crl_extended(
     ca: CertificateAuthority, previous: RevocationList, added: Sequence[int], header: dict[str, Any]
 ) -> bytes | None:
     """The stored CRL extended by the `added` certificates, or None when it cannot be (see
     `crl_publish`)."""
+    if len(added) > _EXTEND_AT_MOST:  # a mass revocation: one pass over the rows costs less
+        return None
     revoked = Certificate.objects.filter(issuer_id=ca.pk, revoked_at__isnull=False)
     if previous.entries + len(added) != revoked.count():
         return None
@@ -181,9 +188,11 @@ def _is_stale(crl: RevocationList | None, now: datetime) -> bool:
     return crl is None or now >= crl.this_update + (crl.next_update - crl.this_update) / 2
 
 
-# Signed CRLs in the shared cache, one entry per CA and form: the CA's id and serial (which tells
-# apart CAs that reuse an id) name it, and a value counts only for the CRL whose number and
-# thisUpdate it carries, so a newer CRL is never answered by an older one.
+# Signed CRLs in each process's own cache (settings.CACHES["crl"]), one entry per CA and form: the
+# CA's id and serial (which tells apart CAs that reuse an id) name it, and a value counts only for
+# the CRL whose number and thisUpdate it carries, which every read checks against the database, so
+# a process never serves an older CRL than the stored one. Not the shared cache: fetching a 5 MB CRL
+# from Redis costs several times what reading it from the process's memory does (bench/README.md).
 CRL_CACHE_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -196,7 +205,7 @@ def _crl_identity(crl: RevocationList) -> tuple[int, str]:
 
 
 def _crl_cached(ca: CertificateAuthority, crl: RevocationList, form: str) -> bytes | None:
-    found = cache.get(_crl_cache_key(ca, form))
+    found = caches["crl"].get(_crl_cache_key(ca, form))
     if found is None or tuple(found[0]) != _crl_identity(crl):
         return None
     return bytes(found[1])
@@ -205,28 +214,30 @@ def _crl_cached(ca: CertificateAuthority, crl: RevocationList, form: str) -> byt
 def _crl_keep(ca: CertificateAuthority, crl: RevocationList, form: str, value: bytes) -> None:
     if len(value) <= CRL_CACHE_MAX_BYTES:
         timeout = max(1, int((crl.next_update - timezone.now()).total_seconds()))
-        cache.set(_crl_cache_key(ca, form), (_crl_identity(crl), value), timeout)
+        caches["crl"].set(_crl_cache_key(ca, form), (_crl_identity(crl), value), timeout)
 
 
 _UNREAD: Any = object()
 
 
 def crl_current(*, ca: CertificateAuthority, header: RevocationList | None = _UNREAD) -> RevocationList:
-    """The stored CRL, rebuilt only when missing or stale (not on every request).
+    """The stored CRL, signed again only when a revocation is pending or it is stale (not on every
+    request).
 
-    One small query says which CRL is current (or the caller read it: `header`, the CRL's row
-    without its DER, or None when the CA has none); its DER comes from the cache when it holds
-    that CRL, so a 100,000-entry CRL costs about what a 10-entry one does.
+    One small query says which CRL is current and whether a revocation waits for it (or the
+    caller read that: `header`, the CRL's row without its DER and with `has_pending`, or None when
+    the CA has none); its DER comes from the cache when it holds that CRL, so a 100,000-entry CRL
+    costs about what a 10-entry one does.
     """
     now = timezone.now()
-    crl = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first() if header is _UNREAD else header
-    if _is_stale(crl, now):
+    crl = crl_headers().filter(ca_id=ca.pk).first() if header is _UNREAD else header
+    if _needs_publishing(crl, now):
         with transaction.atomic():
             locked = CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=ca.pk).first()
             if locked is None:  # deleted since the caller looked it up
                 raise NotFound("CA not found")
-            crl = RevocationList.objects.filter(ca_id=ca.pk).defer("der").first()
-            if _is_stale(crl, now):  # another request may have rebuilt it while we waited
+            crl = crl_headers().filter(ca_id=ca.pk).first()
+            if _needs_publishing(crl, now):  # another request may have published it while we waited
                 return crl_publish(ca=locked, now=now)  # cached once committed, not before
     assert crl is not None
     der = _crl_cached(ca, crl, "der")
@@ -240,6 +251,16 @@ def crl_current(*, ca: CertificateAuthority, header: RevocationList | None = _UN
     crl.der = der
     crl.cache_ca = ca  # type: ignore[attr-defined]
     return crl
+
+
+def crl_headers() -> QuerySet[RevocationList]:
+    """Stored CRLs without their DER, each with `has_pending`: whether a revocation waits for it."""
+    pending = PendingCrlEntry.objects.filter(ca_id=OuterRef("ca_id"))
+    return RevocationList.objects.defer("der").annotate(has_pending=Exists(pending))
+
+
+def _needs_publishing(crl: RevocationList | None, now: datetime) -> bool:
+    return crl is None or getattr(crl, "has_pending", True) or _is_stale(crl, now)
 
 
 def crl_pem(crl: RevocationList) -> bytes:

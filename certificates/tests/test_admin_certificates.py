@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.policy import RULES, SUPERUSER_ONLY, Action
 from audit.models import AuditAction, AuditLog
-from certificates.models import Certificate, CertificateAuthority, RevocationList
+from certificates import services
+from certificates.models import Certificate, CertificateAuthority
 from certificates.tests.conftest import create_ca, issue_certificate
 
 CHANGELIST = reverse("admin:certificates_certificate_changelist")
@@ -139,7 +140,7 @@ def test_revoking_asks_for_the_reason_first(admin_a, certs) -> None:
 
 
 def crl_entry(ca: CertificateAuthority, cert: Certificate) -> x509.RevokedCertificate | None:
-    crl = x509.load_der_x509_crl(bytes(RevocationList.objects.get(ca=ca).der))
+    crl = x509.load_der_x509_crl(bytes(services.crl_current(ca=ca).der))
     return crl.get_revoked_certificate_by_serial_number(int(cert.serial_number, 16))
 
 

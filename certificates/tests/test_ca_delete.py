@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import AuditLog
 from certificates import services
-from certificates.models import Certificate, CertificateAuthority, RevocationList
+from certificates.models import Certificate, CertificateAuthority, PendingCrlEntry, RevocationList
 
 URL = "/api/v1/cas/"
 
@@ -16,7 +16,10 @@ def test_delete_removes_the_ca_and_its_certificates(client_for, admin_a, root_a,
     kept = make_cert(admin_a, other, "kept.example.com")
     doomed = [make_cert(admin_a, root_a, f"host{n}.example.com") for n in range(3)]
     services.certificate_revoke(actor=admin_a, cert=doomed[0], reason="superseded")
+    services.crl_current(ca=root_a)
+    services.certificate_revoke(actor=admin_a, cert=doomed[1], reason="superseded")  # pending
     assert RevocationList.objects.filter(ca=root_a).exists()
+    assert PendingCrlEntry.objects.filter(ca=root_a).exists()
 
     response = client_for(admin_a).delete(f"{URL}{root_a.pk}")
 
@@ -25,6 +28,7 @@ def test_delete_removes_the_ca_and_its_certificates(client_for, admin_a, root_a,
     assert not CertificateAuthority.objects.filter(pk=root_a.pk).exists()
     assert not Certificate.objects.filter(pk__in=[c.pk for c in doomed]).exists()
     assert not RevocationList.objects.filter(ca_id=root_a.pk).exists()
+    assert not PendingCrlEntry.objects.filter(ca_id=root_a.pk).exists()
     assert Certificate.objects.filter(pk=kept.pk).exists()
     assert client_for(admin_a).get(f"{URL}{root_a.pk}").status_code == 404
 

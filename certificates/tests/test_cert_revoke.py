@@ -205,13 +205,14 @@ def test_revoke_answers_the_revoked_certificate_and_audits(api, anon, admin_a, c
     assert (entry.user_id, entry.organization_id) == (admin_a.pk, admin_a.organization_id)
 
 
-def test_each_revocation_adds_one_to_the_crl_number(api, anon, ca):
+def test_each_revocation_read_adds_one_to_the_crl_number(api, anon, ca):
     certs = [issue_by_api(api, ca, f"h{i}.example.com") for i in range(3)]
     numbers = []
 
     for cert in certs:
         assert revoke(api, cert["id"]).status_code == 200
-        numbers.append(RevocationList.objects.get(ca=ca).number)
+        numbers.append(crl_number(fetch_crl(anon, ca)))
+        assert RevocationList.objects.get(ca=ca).number == numbers[-1]
 
     assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
     crl = fetch_crl(anon, ca)

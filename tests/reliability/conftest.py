@@ -153,6 +153,7 @@ def server_env(tmp_path_factory) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="pkiserver.settings",
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
+        CACHE_URL="dbcache://pkiserver_cache",  # shared by the workers; a test may name Redis instead
     )
     return env
 

@@ -283,8 +283,9 @@ def _check_nothing_lost(server: Server, database: Database, ca: dict, records: l
     # Every answered success is in the database.
     assert {json.loads(r.body)["id"] for r in records if r.kind == "issue" and r.status == 201} <= certs.keys()
     assert {r.target for r in records if r.kind == "revoke" and r.status in (200, 409)} <= revoked
-    # Every revoked certificate is in its CA's CRL, and each revocation published exactly one CRL.
+    # Every revoked certificate is in its CA's CRL. Revocations share CRLs (each read after some
+    # signs them in), so there are at most as many new CRLs as revocations, and at least one.
     answer = http("GET", f"{server.url}/crl/{ca['slug']}")
     crl = x509.load_der_x509_crl(answer.body)
     assert {entry.serial_number for entry in crl} == {int(certs[pk][0], 16) for pk in revoked}
-    assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 1 + len(revoked)
+    assert 1 < crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number <= 1 + len(revoked)

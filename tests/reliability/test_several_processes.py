@@ -107,7 +107,7 @@ def redis_url() -> str:
 
 
 CACHES = {
-    "database-cache": None,  # the default CACHE_URL: dbcache://pkiserver_cache, made by a migration
+    "database-cache": None,  # server_env's CACHE_URL: dbcache://pkiserver_cache, made by a migration
     "redis": "redis_url",
 }
 
