@@ -11,7 +11,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -46,25 +45,9 @@ if TYPE_CHECKING:
 EXPIRING_DAYS = 30
 
 
-def lineages(ids: list[int]) -> dict[int, list[str]]:
+def lineage_names(ids: list[int]) -> dict[int, list[str]]:
     """Each CA's names from its root down to itself: one query for a whole page of CAs."""
-    if not ids:
-        return {}
-    table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
-    marks = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH RECURSIVE up(start, id, parent_id, name, depth) AS ("  # noqa: S608
-            f"SELECT id, id, parent_id, name, 0 FROM {table} WHERE id IN ({marks}) "
-            f"UNION ALL SELECT up.start, c.id, c.parent_id, c.name, up.depth + 1 FROM {table} c "
-            "JOIN up ON c.id = up.parent_id) "
-            "SELECT start, name FROM up ORDER BY start, depth DESC",
-            ids,
-        )
-        found: dict[int, list[str]] = {}
-        for start, name in cursor.fetchall():
-            found.setdefault(start, []).append(name)
-    return found
+    return {start: [name for _, name, _ in reversed(chain)] for start, chain in services.lineages(ids).items()}
 
 
 def request_base(request: HttpRequest) -> str:
@@ -285,7 +268,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
         changelist = super().get_changelist_instance(request)
-        found = lineages([ca.pk for ca in changelist.result_list])
+        found = lineage_names([ca.pk for ca in changelist.result_list])
         for ca in changelist.result_list:  # the same cached rows the page then shows
             ca.lineage = found.get(ca.pk, [ca.name])
         return changelist
@@ -297,7 +280,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
 
     def _lineage(self, obj: ListedCA) -> list[str]:
         if not hasattr(obj, "lineage"):
-            obj.lineage = lineages([obj.pk]).get(obj.pk, [obj.name])
+            obj.lineage = lineage_names([obj.pk]).get(obj.pk, [obj.name])
         return obj.lineage
 
     @admin.display(description="name", ordering="name")

@@ -17,7 +17,7 @@ from certificates.services.cas import (
     ca_private_key,
     ca_revoke,
 )
-from certificates.services.common import Issued, ca_chain, public_base, public_urls
+from certificates.services.common import Issued, ca_chain, lineages, public_base, public_urls
 from certificates.services.issuance import (
     CertRequest,
     _subject,
@@ -68,6 +68,7 @@ __all__ = [
     "crl_header",
     "crl_pem",
     "crl_publish",
+    "lineages",
     "ocsp_respond",
     "pki",
     "public_base",

@@ -226,7 +226,8 @@ def ca_revoke(
     reason = with_comment(reason, comment)
     with transaction.atomic():
         parent = _lock_parent(ca)
-        locked = CertificateAuthority.objects.select_for_update(no_key=True).filter(pk=ca.pk).first()
+        # FOR UPDATE: an issuance holding the CA (`hold_ca`) ends first, or sees it revoked.
+        locked = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
         if parent is None or locked is None:
             raise NotFound("CA not found")
         if locked.revoked_at is not None:

@@ -124,30 +124,50 @@ def ca_chain(ca: CertificateAuthority) -> list[CertificateAuthority]:
 
 def lineage(ca_id: int) -> list[tuple[int, bool]]:
     """(id, revoked) of the CA `ca_id` and each CA above it up to the root, in one query."""
+    return [(pk, revoked) for pk, _, revoked in lineages([ca_id]).get(ca_id, [])]
+
+
+def lineages(ids: list[int]) -> dict[int, list[tuple[int, str, bool]]]:
+    """For each CA of `ids`: (id, name, revoked) of it and of each CA above it up to the root, in
+    one query for them all."""
+    if not ids:
+        return {}
     # Hand-written: a recursive CTE is the one thing here the ORM cannot say.
     table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
+    marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            "WITH RECURSIVE up(id, parent_id, revoked, depth) AS ("  # noqa: S608
-            f"SELECT id, parent_id, revoked_at IS NOT NULL, 1 FROM {table} WHERE id = %s UNION ALL "
-            f"SELECT c.id, c.parent_id, c.revoked_at IS NOT NULL, up.depth + 1 FROM {table} c "
-            "JOIN up ON c.id = up.parent_id) SELECT id, revoked FROM up ORDER BY depth",
-            [ca_id],
+            "WITH RECURSIVE up(start, id, parent_id, name, revoked, depth) AS ("  # noqa: S608
+            f"SELECT id, id, parent_id, name, revoked_at IS NOT NULL, 0 FROM {table} WHERE id IN ({marks}) "
+            "UNION ALL SELECT up.start, c.id, c.parent_id, c.name, c.revoked_at IS NOT NULL, up.depth + 1 "
+            f"FROM {table} c JOIN up ON c.id = up.parent_id) "
+            "SELECT start, id, name, revoked FROM up ORDER BY start, depth",
+            ids,
         )
-        return [(pk, bool(revoked)) for pk, revoked in cursor.fetchall()]
+        found: dict[int, list[tuple[int, str, bool]]] = {}
+        for start, pk, name, revoked in cursor.fetchall():
+            found.setdefault(start, []).append((pk, name, bool(revoked)))
+    return found
 
 
-def hold_ca(ca_id: int) -> bool:
-    """Keep the CA `ca_id` from being deleted until the transaction ends; False when it is gone.
+def hold_ca(ca_id: int) -> tuple[bool, bool] | None:
+    """Keep the CA `ca_id` from being deleted, revoked or closed to leaves until the transaction
+    ends; its (allow_leaf_certs, revoked) as of then, or None when it is gone.
 
     On PostgreSQL a FOR KEY SHARE row lock, which the ORM cannot ask for (`select_for_update` has
-    no such mode): a delete (FOR UPDATE) waits for this transaction, while issuances, revocations
-    and CRL publication (NO KEY UPDATE) under the CA go on. Taken before any row under the CA is
-    written, in the order a delete locks them (the CA, then its certificates), so the two cannot
-    deadlock. SQLite runs one writing transaction at a time."""
+    no such mode): a delete, a revocation of the CA or a child CA's creation (FOR UPDATE) waits for
+    this transaction, while issuances, revocations and CRL publication (NO KEY UPDATE) under the
+    CA go on. Taken before any row under the CA is written, in the order a delete locks them (the
+    CA, then its certificates), so the two cannot deadlock. SQLite runs one writing transaction at
+    a time."""
     if connection.vendor != "postgresql":
-        return CertificateAuthority.objects.filter(pk=ca_id).exists()
-    table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR KEY SHARE", [ca_id])  # noqa: S608
-        return cursor.fetchone() is not None
+        row = CertificateAuthority.objects.filter(pk=ca_id).values_list("allow_leaf_certs", "revoked_at").first()
+    else:
+        table = connection.ops.quote_name(CertificateAuthority._meta.db_table)  # a model's name, not input
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT allow_leaf_certs, revoked_at FROM {table} WHERE id = %s FOR KEY SHARE",  # noqa: S608
+                [ca_id],
+            )
+            row = cursor.fetchone()
+    return None if row is None else (bool(row[0]), row[1] is not None)

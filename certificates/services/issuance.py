@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.policy import Action, require
@@ -21,6 +21,7 @@ from certificates.services.common import (
     ca_material,
     check_not_revoked,
     creator,
+    hold_ca,
     public_urls,
     refuse_if_revoked,
     valid_days_of,
@@ -104,14 +105,11 @@ def _check_issuing_ca(ca: CertificateAuthority, certificate_type: str) -> None:
 
 
 def _ca_still_issues(pk: int) -> bool:
-    """Whether the CA of a certificate just written may keep it. On PostgreSQL the certificate's
-    foreign-key check runs first (Django defers it to the commit): it locks the CA row FOR KEY
-    SHARE until the commit, so a delete or a child CA's creation (FOR UPDATE) waits for this
-    issuance or is seen here, while issuances under one CA, and a revocation's CRL rebuild (NO KEY
-    UPDATE), go on side by side. SQLite runs one writing transaction at a time."""
-    if connection.vendor == "postgresql":
-        connection.check_constraints()  # SET CONSTRAINTS ALL IMMEDIATE, then DEFERRED again
-    return CertificateAuthority.objects.filter(pk=pk, allow_leaf_certs=True, revoked_at__isnull=True).exists()
+    """Whether the CA still exists, is not revoked and takes leaf certificates, holding it so
+    until the commit (`hold_ca`): a delete, its revocation or a child CA's creation waits for this
+    issuance or is seen here, while issuances under one CA go on side by side."""
+    state = hold_ca(pk)
+    return state is not None and state == (True, False)
 
 
 def _issue_once(
@@ -136,6 +134,8 @@ def _issue_once(
     now = timezone.now().replace(microsecond=0)
     not_after = validity_under(ca, "certificate", now, valid_days, warnings)
     cert = _signed_leaf(ca, certificate_type, subject, public_key, sans, now, not_after, request_base)
+    if not _ca_still_issues(ca.pk):
+        return None
     obj = Certificate.objects.create(
         common_name=pki.common_name_of(subject) or (sans.dns_names or sans.emails or ("",))[0],
         subject_dn=pki.name_to_rfc4514(subject),
@@ -157,9 +157,6 @@ def _issue_once(
         from_csr=from_csr,
         renewed_from=renewed_from,
     )
-    if not _ca_still_issues(ca.pk):
-        transaction.set_rollback(True)
-        return None
     audit_record(
         action=audit_action, actor=actor, target=obj,
         detail=f"{_described(certificate_type)} {obj.common_name} serial {obj.serial_number} from CA {ca.name}"

@@ -40,7 +40,7 @@ def certificate_revoke(
     with transaction.atomic():
         # The revocation, its audit entry and its pending CRL entry commit together; the CRL is
         # signed by the next read of it (`crl_current`), so a revocation costs no signature.
-        if not hold_ca(cert.issuer_id):  # deleted, with its certificates, while this request was on its way
+        if hold_ca(cert.issuer_id) is None:  # deleted, with its certificates, while this request was on its way
             raise NotFound(f"Certificate {cert.pk} no longer exists.")
         now = timezone.now()
         changes = {

@@ -54,20 +54,21 @@ def _refuse(*args, **kwargs):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_ca_is_checked_between_the_certificate_and_its_entry(admin_a):
+def test_the_ca_is_held_and_checked_before_the_certificate_is_written(admin_a):
     ca = create_ca(admin_a, "Order CA")
 
     with CaptureQueriesContext(connection) as queries:
         cert = issue_certificate(admin_a, ca, "order.example.com")
 
     sent = [q["sql"] for q in queries.captured_queries]
+    begin = next(i for i, sql in enumerate(sent) if sql in ("BEGIN", "BEGIN IMMEDIATE") or sql.startswith("SAVEPOINT"))
+    check = next(i for i, sql in enumerate(sent) if i > begin and '"certificates_certificateauthority"' in sql)
     insert = next(i for i, sql in enumerate(sent) if sql.startswith('INSERT INTO "certificates_certificate"'))
-    check = next(i for i, sql in enumerate(sent) if i > insert and '"certificates_certificateauthority"' in sql)
     entry = next(i for i, sql in enumerate(sent) if sql.startswith('INSERT INTO "audit_auditlog"'))
-    assert insert < check < entry, sent
+    assert begin < check < insert < entry, sent
     if connection.vendor == "postgresql":
-        # The deferred foreign-key check runs (and locks the CA) before the CA is read.
-        assert any(sql.startswith("SET CONSTRAINTS ALL IMMEDIATE") for sql in sent[insert:check]), sent
+        # Held until the commit: a delete, a revocation or a child CA's creation waits for it.
+        assert sent[check].endswith("FOR KEY SHARE"), sent[check]
     assert Certificate.objects.get(pk=cert.pk).serial_number == cert.serial_number
     assert AuditLog.objects.filter(resource_type="certificate", resource_id=cert.pk).count() == 1
 
@@ -101,6 +102,38 @@ def test_a_ca_closed_while_the_certificate_waits_for_its_lock_gets_nothing(admin
     finally:
         thread.join(30)
     _nothing_written_under(ca)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_revoking_a_ca_waits_for_an_issuance_that_holds_it(admin_a):
+    # An issuance holds its CA (FOR KEY SHARE) from its check to its commit; the CA's revocation
+    # (FOR UPDATE) waits for that commit, so no certificate lands under a CA revoked meanwhile.
+    root = create_ca(admin_a, "Hold Root")
+    inter = create_ca(admin_a, "Hold Intermediate", parent=root)
+    held, revoked_at = threading.Event(), []
+
+    def revoke():
+        try:
+            assert held.wait(10)
+            services.ca_revoke(actor=admin_a, ca=inter, reason="superseded")
+            revoked_at.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=revoke)
+    thread.start()
+    try:
+        with transaction.atomic():
+            assert services.common.hold_ca(inter.pk) == (True, False)
+            held.set()
+            time.sleep(0.5)  # the revocation is waiting for this transaction
+            assert revoked_at == []
+            committed = time.monotonic()
+    finally:
+        thread.join(30)
+    assert revoked_at and revoked_at[0] >= committed
+    assert CertificateAuthority.objects.get(pk=inter.pk).revoked_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
