@@ -55,6 +55,7 @@ class Action(StrEnum):
     CA_LIST = "ca.list"
     CA_VIEW = "ca.view"
     CA_CREATE = "ca.create"  # target: the organization, or the parent CA
+    CA_UPDATE = "ca.update"  # description, allow_leaf_certs, ACME settings
     CA_DELETE = "ca.delete"
     CA_REVOKE = "ca.revoke"  # revoke an intermediate at its parent
     CA_EXPORT_KEY = "ca.export_key"
@@ -177,6 +178,7 @@ RULES: dict[Action, Rule] = {
     Action.CA_LIST: AUTHENTICATED,  # rows scoped by SCOPES["ca"]
     Action.CA_VIEW: CREATOR | ORG_MEMBER,
     Action.CA_CREATE: ORG_ADMIN | capable("can_create_ca"),
+    Action.CA_UPDATE: ORG_ADMIN | capable("can_create_ca"),
     Action.CA_DELETE: CREATOR | ORG_ADMIN | capable("can_delete_ca"),
     Action.CA_REVOKE: CREATOR | ORG_ADMIN | capable("can_delete_ca"),
     Action.CA_EXPORT_KEY: CREATOR | ORG_ADMIN | capable("can_export_private_key"),

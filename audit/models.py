@@ -11,6 +11,7 @@ class AuditAction(models.TextChoices):
     CA_CREATE = "ca_create"
     CA_DELETE = "ca_delete"
     CA_REVOKE = "ca_revoke"
+    CA_UPDATE = "ca_update"
     CA_EXPORT_PRIVATE_KEY = "ca_export_private_key"
     CERT_CREATE = "cert_create"
     CERT_SIGN_CSR = "cert_sign_csr"

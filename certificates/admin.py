@@ -238,13 +238,17 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         ("Key and validity", {"fields": ["key", "serial_number", "not_before", "not_after", "validity"]}),
         ("Issued", {"fields": ["issued"]}),
         ("Publication", {"fields": ["crl_base_url", "public_urls"]}),
+        (
+            "ACME (set with PATCH /api/v1/cas/{id})",
+            {"fields": ["acme_enabled", "acme_eab_required", "acme_max_validity_days"]},
+        ),
         ("Certificate", {"fields": ["downloads", "certificate", "created_at", "updated_at"]}),
     ]
     readonly_fields = [
         "name", "description", "subject_dn", "organization", "created_by_user", "chain", "parent", "depth",
         "children", "path_length", "allow_leaf_certs", "key", "serial_number", "not_before", "not_after",
         "validity", "issued", "crl_base_url", "public_urls", "downloads", "certificate", "created_at", "updated_at",
-        "revoked_at", "revocation_reason",
+        "revoked_at", "revocation_reason", "acme_enabled", "acme_eab_required", "acme_max_validity_days",
     ]  # fmt: skip
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:

@@ -52,6 +52,10 @@ class CertificateAuthority(models.Model):
     serial_number = models.CharField(max_length=40)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
+    # ACME (SPEC §15), off until an admin turns it on with PATCH /cas/{id}.
+    acme_enabled = models.BooleanField(default=False)
+    acme_eab_required = models.BooleanField(default=True)
+    acme_max_validity_days = models.PositiveIntegerField(null=True, blank=True)  # None: no ACME-specific cap
     organization = models.ForeignKey(
         "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="cas"
     )

@@ -49,7 +49,7 @@ class CASerializer(serializers.ModelSerializer):
             "id", "name", "description", "subject_dn", "key_algorithm", "key_size", "valid_days", "parent_ca_id",
             "path_length", "allow_leaf_certs", "crl_base_url", "certificate", "serial_number", "not_before",
             "not_after", "slug", "is_root", "organization_id", "created_by_user_id", "revoked_at", "revocation_reason",
-            "created_at", "updated_at",
+            "acme_enabled", "acme_eab_required", "acme_max_validity_days", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -68,6 +68,22 @@ class CAWithKeySerializer(CASerializer):
 
     def get_warnings(self, obj: CertificateAuthority) -> list[str]:
         return self.context.get("warnings", [])
+
+
+class CAUpdateSerializer(serializers.Serializer):
+    """PATCH /cas/{id}: any of these; another field is a 400 naming it."""
+
+    description = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=10000)
+    allow_leaf_certs = serializers.BooleanField(required=False)
+    acme_enabled = serializers.BooleanField(required=False)
+    acme_eab_required = serializers.BooleanField(required=False)
+    acme_max_validity_days = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=36500)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+        return attrs
 
 
 class CACreateSerializer(serializers.Serializer):

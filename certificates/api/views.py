@@ -22,6 +22,7 @@ from certificates.api.filters import CertificateFilter
 from certificates.api.serializers import (
     CACreateSerializer,
     CASerializer,
+    CAUpdateSerializer,
     CAWithKeySerializer,
     CertificateCreateSerializer,
     CertificateSerializer,
@@ -50,13 +51,14 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
         "list": Action.CA_LIST,
         "create": Action.CA_CREATE,  # the service checks the organization and the parent
         "retrieve": Action.CA_VIEW,
+        "partial_update": Action.CA_UPDATE,
         "destroy": Action.CA_DELETE,
         "chain": Action.CA_VIEW,
         "children": Action.CA_VIEW,
         "private_key": Action.CA_EXPORT_KEY,
         "revoke": Action.CA_REVOKE,
     }
-    object_actions = ("create", "retrieve", "destroy", "chain", "children", "private_key", "revoke")
+    object_actions = ("create", "retrieve", "partial_update", "destroy", "chain", "children", "private_key", "revoke")
 
     @extend_schema(
         request=CACreateSerializer,
@@ -80,6 +82,14 @@ class CAViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PolicyViewSet)
         )
         context = {"private_key": issued.private_key, "warnings": issued.warnings}
         return Response(CAWithKeySerializer(issued.obj, context=context).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CAUpdateSerializer, responses=CASerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        ca = self.get_object()
+        form = CAUpdateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        ca = services.ca_update(actor=acting(request.user), ca=ca, changes=dict(form.validated_data))
+        return Response(CASerializer(ca).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.ca_delete(actor=acting(request.user), ca=self.get_object())

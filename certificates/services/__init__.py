@@ -16,6 +16,7 @@ from certificates.services.cas import (
     ca_delete,
     ca_private_key,
     ca_revoke,
+    ca_update,
 )
 from certificates.services.common import Issued, ca_chain, lineages, public_base, public_urls
 from certificates.services.issuance import (
@@ -55,6 +56,7 @@ __all__ = [
     "ca_delete",
     "ca_private_key",
     "ca_revoke",
+    "ca_update",
     "certificate_chain_pem",
     "certificate_issue",
     "certificate_pkcs12",

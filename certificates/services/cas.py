@@ -23,6 +23,7 @@ from certificates.services.common import (
     check_not_revoked,
     creator,
     public_urls,
+    refuse_if_revoked,
     valid_days_of,
     validity_under,
     x509_invalid,
@@ -204,6 +205,50 @@ def ca_delete(*, actor: Actor, ca: CertificateAuthority) -> None:
     )  # fmt: skip
     ca.certificates.all().delete()
     ca.delete()
+
+
+# What PATCH /cas/{id} may change (SPEC §15).
+CA_SETTINGS = ("description", "allow_leaf_certs", "acme_enabled", "acme_eab_required", "acme_max_validity_days")
+
+
+def ca_update(*, actor: Actor, ca: CertificateAuthority, changes: dict[str, Any]) -> CertificateAuthority:
+    """Change settings of a CA (`CA_SETTINGS`); a value equal to the current one is no change, and
+    no change writes nothing. A revoked CA is not opened to leaves or to ACME (409 `ca_revoked`)."""
+    require(actor, Action.CA_UPDATE, ca)
+    with transaction.atomic():
+        # FOR UPDATE: an issuance holding the CA (`hold_ca`) ends first, or sees the new settings.
+        locked = CertificateAuthority.objects.select_for_update().filter(pk=ca.pk).first()
+        if locked is None:
+            raise NotFound("CA not found")
+        before = {name: getattr(locked, name) for name in changes}
+        changed = {name: value for name, value in changes.items() if before[name] != value}
+        if changed.get("allow_leaf_certs") or changed.get("acme_enabled"):
+            refuse_if_revoked(locked)
+        if not changed:
+            return locked
+        for name, value in changed.items():
+            setattr(locked, name, value)
+        fields = [*changed, "updated_at"]
+        if "allow_leaf_certs" in changed:  # an explicit choice: a child CA's creation leaves it alone
+            locked.allow_leaf_certs_explicit = True
+            fields.append("allow_leaf_certs_explicit")
+        locked.save(update_fields=fields)
+        audit_record(
+            action=AuditAction.CA_UPDATE, actor=actor, target=locked,
+            detail=f"changed CA {locked.name}: "
+            + ", ".join(f"{name} {_shown(before[name])} -> {_shown(value)}" for name, value in changed.items()),
+        )  # fmt: skip
+    return locked
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:60] + "…")
+    return str(value)
 
 
 def _lock_parent(ca: CertificateAuthority) -> CertificateAuthority | None:

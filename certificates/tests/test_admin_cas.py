@@ -195,6 +195,16 @@ def test_the_page_shows_chain_children_validity_and_links(admin_a, hierarchy) ->
     assert "PRIVATE KEY" not in body
 
 
+def test_the_page_shows_the_acme_settings(admin_a, hierarchy) -> None:
+    inter = hierarchy["inter"]
+    CertificateAuthority.objects.filter(pk=inter.pk).update(acme_enabled=True, acme_max_validity_days=47)
+
+    body = console(admin_a).get(url("change", inter)).content.decode()
+
+    assert "ACME (set with PATCH /api/v1/cas/{id})" in body
+    assert "Acme max validity days" in body and "47" in body
+
+
 # --- downloads --------------------------------------------------------------------------------
 
 

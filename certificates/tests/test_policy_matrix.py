@@ -57,6 +57,9 @@ ROUTES: dict[str, Route] = {
     "ca-chain": Route("get", lambda w: f"/api/v1/cas/{w.ca.pk}/chain"),
     "ca-children": Route("get", lambda w: f"/api/v1/cas/{w.ca.pk}/children"),
     "ca-private-key": Route("get", lambda w: f"/api/v1/cas/{w.ca.pk}/private-key", flag="can_export_private_key"),
+    "ca-update": Route(
+        "patch", lambda w: f"/api/v1/cas/{w.ca.pk}", lambda w: {"acme_enabled": True}, flag="can_create_ca"
+    ),
     "ca-delete": Route("delete", lambda w: f"/api/v1/cas/{w.sub.pk}", flag="can_delete_ca"),
     "ca-revoke": Route(
         "post", lambda w: f"/api/v1/cas/{w.sub.pk}/revoke", lambda w: {"reason": "superseded"}, "can_delete_ca"
@@ -162,6 +165,8 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "ca-chain":                     (200, 200, 403, 200, 200, 403, 200, 403, 401),
     "ca-children":                  (200, 200, 403, 200, 200, 403, 200, 403, 401),
     "ca-private-key":               (200, 200, 403, 403, 200, 403, 200, 403, 401),
+    # Settings need the CA-creation permission on the CA; making the CA is not enough.
+    "ca-update":                    (200, 200, 403, 403, 200, 403, 403, 403, 401),
     "ca-delete":                    (204, 204, 403, 403, 204, 403, 204, 403, 401),
     "ca-revoke":                    (200, 200, 403, 403, 200, 403, 200, 403, 401),
     # A root lands in the caller's own organization: org B's people may make one there.
