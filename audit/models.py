@@ -33,6 +33,8 @@ class AuditAction(models.TextChoices):
     SERVICE_ACCOUNT_DELETE = "service_account_delete"
     SERVICE_ACCOUNT_TOKEN_CREATE = "service_account_token_create"
     SERVICE_ACCOUNT_TOKEN_REVOKE = "service_account_token_revoke"
+    ACME_EAB_CREATE = "acme_eab_create"
+    ACME_EAB_REVOKE = "acme_eab_revoke"
     CERT_POLICY_DENIED = "cert_policy_denied"
 
 

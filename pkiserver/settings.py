@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "audit",
     "certificates",
     "serviceaccounts",
+    "acmeserver",
 ]
 
 MIDDLEWARE = [

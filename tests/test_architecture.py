@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("pkiserver", "accounts", "orgs", "audit", "certificates", "serviceaccounts")
+APPS = ("pkiserver", "accounts", "orgs", "audit", "certificates", "serviceaccounts", "acmeserver")
 X509 = "certificates.x509"
 SURFACE = {
     "api", "admin", "forms", "public_views", "urls", "management", "wsgi", "asgi", "health", "startup",

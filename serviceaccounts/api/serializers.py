@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from acmeserver.models import EabCredential
 from serviceaccounts.issuance import MAX_ENTRIES
 from serviceaccounts.models import NAME_MAX_LENGTH, IssuancePolicy, ServiceAccount, ServiceAccountToken
 
@@ -107,3 +108,25 @@ class PolicyWriteSerializer(serializers.Serializer):
     allowed_ca_ids = _list_of(serializers.IntegerField(min_value=1, max_value=2**63 - 1))  # a bigint key
     allowed_certificate_types = _list_of(_text())
     max_validity_days = serializers.IntegerField(min_value=1, max_value=36500)
+
+
+class EabSerializer(serializers.ModelSerializer):
+    """An ACME external account binding: never its HMAC key."""
+
+    class Meta:
+        model = EabCredential
+        fields = ["kid", "created_at", "used_at", "account_url", "revoked_at"]
+        read_only_fields = fields
+
+
+class EabCreatedSerializer(EabSerializer):
+    """The answer to POST: the binding and its base64url `hmac_key`, shown this once."""
+
+    hmac_key = serializers.SerializerMethodField()
+
+    class Meta(EabSerializer.Meta):
+        fields = [*EabSerializer.Meta.fields, "hmac_key"]
+        read_only_fields = fields
+
+    def get_hmac_key(self, obj: EabCredential) -> str:
+        return self.context["hmac_key"]

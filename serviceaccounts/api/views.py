@@ -1,4 +1,4 @@
-"""Service-accounts API (`/api/v1/service-accounts`) with its token and policy routes."""
+"""Service-accounts API (`/api/v1/service-accounts`) with its token, policy and ACME binding routes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from rest_framework.response import Response
 from accounts.actors import acting
 from accounts.models import CAPABILITY_FLAGS
 from accounts.policy import Action
+from acmeserver import services as acme_services
 from pkiserver.api.viewsets import PolicyViewSet
 from serviceaccounts import services
 from serviceaccounts.api.serializers import (
+    EabCreatedSerializer,
+    EabSerializer,
     PolicySerializer,
     PolicyWriteSerializer,
     ServiceAccountCreateSerializer,
@@ -39,8 +42,13 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
         "tokens": Action.SA_MANAGE,
         "token": Action.SA_MANAGE,
         "issuance_policy": Action.SA_MANAGE,  # GET, PUT and DELETE /{id}/policy
+        "acme_eab": Action.SA_MANAGE,  # GET and POST /{id}/acme-eab
+        "acme_eab_revoke": Action.SA_MANAGE,
     }
-    object_actions = ("create", "retrieve", "partial_update", "destroy", "tokens", "token", "issuance_policy")
+    object_actions = (
+        "create", "retrieve", "partial_update", "destroy", "tokens", "token", "issuance_policy", "acme_eab",
+        "acme_eab_revoke",
+    )  # fmt: skip
 
     @extend_schema(request=ServiceAccountCreateSerializer, responses={201: ServiceAccountSerializer})
     def create(self, request: Request) -> Response:
@@ -100,3 +108,22 @@ class ServiceAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Po
         form.is_valid(raise_exception=True)
         policy = services.policy_set(actor=acting(request.user), account=account, data=dict(form.validated_data))
         return Response(PolicySerializer(policy).data)
+
+    @extend_schema(methods=["GET"], request=None, responses=EabSerializer(many=True))
+    @extend_schema(methods=["POST"], request=None, responses={201: EabCreatedSerializer})
+    @action(detail=True, methods=["get", "post"], url_path="acme-eab")
+    def acme_eab(self, request: Request, pk: str) -> Response:
+        account = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(acme_services.eab_list(actor=acting(request.user), account=account))
+            return self.get_paginated_response(EabSerializer(page, many=True).data)
+        credential, key = acme_services.eab_create(actor=acting(request.user), account=account)
+        return Response(
+            EabCreatedSerializer(credential, context={"hmac_key": key}).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["delete"], url_path=r"acme-eab/(?P<kid>[A-Za-z0-9_-]{1,64})")
+    def acme_eab_revoke(self, request: Request, pk: str, kid: str) -> Response:
+        acme_services.eab_revoke(actor=acting(request.user), account=self.get_object(), kid=kid)
+        return Response(status=status.HTTP_204_NO_CONTENT)

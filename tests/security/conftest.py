@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, User
 from accounts.tokens import session_start
+from acmeserver import services as acme_services
 from certificates import services as pki_services
 from certificates.models import Certificate, CertificateAuthority
 from orgs.models import Organization
@@ -41,6 +42,7 @@ class Tenant:
     account: ServiceAccount
     account_token: ServiceAccountToken
     account_plaintext: str
+    account_eab_kid: str  # an ACME external account binding of `account`
 
 
 def make_tenant(label: str) -> Tenant:
@@ -91,7 +93,8 @@ def make_tenant(label: str) -> Tenant:
             "max_validity_days": 90,
         },
     )
-    return Tenant(org, admin, member, ca, child_ca, cert, account, token, plaintext)
+    eab, _ = acme_services.eab_create(actor=admin, account=account)
+    return Tenant(org, admin, member, ca, child_ca, cert, account, token, plaintext, eab.kid)
 
 
 def jwt_client(user: User) -> APIClient:

@@ -175,6 +175,7 @@ def world(settings: Any, tenant_a: Tenant, superuser: Any) -> dict[str, Any]:
         "service-accounts": tenant_a.account.pk,
         "user_id": tenant_a.member.pk,
         "token_id": tenant_a.account_token.pk,
+        "kid": tenant_a.account_eab_kid,
     }
     return {"tenant": tenant_a, "superuser": superuser, "ids": ids}
 

@@ -12,6 +12,7 @@ from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import AuthSession, User
+from acmeserver.models import EabCredential
 from certificates.models import Certificate, CertificateAuthority, RevocationList
 from orgs.models import Organization
 from serviceaccounts.models import IssuancePolicy, ServiceAccount, ServiceAccountToken
@@ -72,6 +73,7 @@ def test_the_walk_finds_every_known_object_route():
         "POST /api/v1/certificates/{pk}/revoke", "POST /api/v1/certificates/{pk}/renew",
         "GET /api/v1/export/certificate/{pk}/pkcs12", "GET /api/v1/export/ca/{pk}/private-key",
         "PUT /api/v1/service-accounts/{pk}/policy", "DELETE /api/v1/service-accounts/{pk}/tokens/{token_id}",
+        "POST /api/v1/service-accounts/{pk}/acme-eab", "DELETE /api/v1/service-accounts/{pk}/acme-eab/{kid}",
     } <= seen  # fmt: skip
     assert len(ROUTES) >= 30
 
@@ -132,7 +134,7 @@ def secrets_of(tenant: Tenant) -> list[str]:
 
 
 SNAPSHOT_MODELS = [User, AuthSession, Organization, CertificateAuthority, Certificate, RevocationList,
-                   ServiceAccount, ServiceAccountToken, IssuancePolicy]  # fmt: skip
+                   ServiceAccount, ServiceAccountToken, IssuancePolicy, EabCredential]  # fmt: skip
 
 
 def snapshot() -> dict[str, list[dict[str, Any]]]:
@@ -187,6 +189,7 @@ def test_another_organization_gets_403_no_data_and_changes_nothing(tenant_a, cal
     values = {
         "pk": _pk(view, tenant_a),
         "token_id": tenant_a.account_token.pk,
+        "kid": tenant_a.account_eab_kid,
         # A victim of tenant A to remove, or the caller pulling itself into tenant A.
         "user_id": who.pk if user_target == "self" and isinstance(who, User) else tenant_a.member.pk,
     }

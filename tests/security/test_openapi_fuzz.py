@@ -110,7 +110,10 @@ def _seeded(case: Any, tenant: Any) -> tuple[dict[str, Any] | None, dict[str, An
         "service-accounts": tenant.account.pk,
     }
     resource = re.match(r"/api/v1/(?:export/)?([a-z-]+)/", case.operation.path)[1]
-    values = {"id": ids.get(resource), "user_id": tenant.member.pk, "token_id": tenant.account_token.pk}
+    values = {
+        "id": ids.get(resource), "user_id": tenant.member.pk, "token_id": tenant.account_token.pk,
+        "kid": tenant.account_eab_kid,
+    }  # fmt: skip
     path = {name: values[name] for name in re.findall(r"{(\w+)}", case.operation.path)} or None
     query = dict(case.query or {})
     if "ca_id" in query:
