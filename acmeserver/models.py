@@ -29,3 +29,33 @@ class EabCredential(models.Model):
 
     def __str__(self) -> str:
         return f"EAB {self.kid} of service account {self.service_account_id}"
+
+
+class AcmeAccount(models.Model):
+    """An ACME account of one CA, known by its key. With a binding it acts as that service account."""
+
+    class Status(models.TextChoices):
+        VALID = "valid"
+        DEACTIVATED = "deactivated"
+
+    ca = models.ForeignKey("certificates.CertificateAuthority", on_delete=models.CASCADE, related_name="acme_accounts")
+    thumbprint = models.CharField(max_length=64)  # RFC 7638, SHA-256, base64url
+    jwk = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.VALID)
+    contact = models.JSONField(default=list, blank=True)
+    service_account = models.ForeignKey(
+        "serviceaccounts.ServiceAccount", null=True, blank=True, on_delete=models.CASCADE, related_name="acme_accounts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "ACME account"
+        constraints = [models.UniqueConstraint(fields=["ca", "thumbprint"], name="acme_account_key_unique_per_ca")]
+
+    def __str__(self) -> str:
+        return f"ACME account {self.pk} of CA {self.ca_id}"
+
+    @property
+    def organization_id(self) -> int | None:  # what audit entries name
+        return self.ca.organization_id

@@ -35,6 +35,8 @@ class AuditAction(models.TextChoices):
     SERVICE_ACCOUNT_TOKEN_REVOKE = "service_account_token_revoke"
     ACME_EAB_CREATE = "acme_eab_create"
     ACME_EAB_REVOKE = "acme_eab_revoke"
+    ACME_ACCOUNT_CREATE = "acme_account_create"
+    ACME_ACCOUNT_DEACTIVATE = "acme_account_deactivate"
     CERT_POLICY_DENIED = "cert_policy_denied"
 
 

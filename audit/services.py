@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from accounts.actors import Actor
 
 # What an entry calls each kind of object (by model name), where that differs from the model name.
-RESOURCE_TYPES = {"certificateauthority": "ca", "serviceaccount": "service_account"}
+RESOURCE_TYPES = {"certificateauthority": "ca", "serviceaccount": "service_account", "acmeaccount": "acme_account"}
 _FROM_TARGET: Any = object()
 
 

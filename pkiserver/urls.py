@@ -46,6 +46,7 @@ public = [
     re_path(rf"^ca/{SLUG}\.crt$", public_views.ca_certificate, name="ca-der"),
     re_path(rf"^ocsp/{SLUG}/?$", public_views.ocsp, name="ocsp"),
     re_path(rf"^ocsp/{SLUG}/(?P<encoded>.+)$", public_views.ocsp, name="ocsp-get"),
+    re_path(rf"^acme/{SLUG}/", include("acmeserver.urls")),
 ]
 
 urlpatterns = [

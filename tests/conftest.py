@@ -159,28 +159,35 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> 
 # --- FastPKI's command-line client -----------------------------------------------------------
 
 
-def _pinned_cli_version() -> str:
-    match = re.search(r"^fastpki==(\S+)$", CLI_REQUIREMENTS.read_text(), re.MULTILINE)
-    assert match, f"{CLI_REQUIREMENTS} must pin fastpki"
-    return match.group(1)
-
-
-@pytest.fixture(scope="session")
-def fastpki_exe() -> Path:
-    """The CLI in its own virtualenv (it has its own dependency tree), made once."""
-    exe = CLI_VENV / "bin" / "fastpki"
-    marker = f"fastpki-{_pinned_cli_version()}.dist-info"
-    lock_path = Path(tempfile.gettempdir()) / "pkiserver-venv-fastpki.lock"
+def client_in_venv(venv: Path, requirements: Path, package: str, executable: str) -> Path:
+    """`executable` of a client installed from `requirements` (which pins `package`) into a
+    virtualenv of its own (it has its own dependency tree), made once and kept."""
+    match = re.search(rf"^{re.escape(package)}==(\S+)$", requirements.read_text(), re.MULTILINE)
+    assert match, f"{requirements} must pin {package}"
+    exe, marker = venv / "bin" / executable, f"{package}-{match.group(1)}.dist-info"
+    lock_path = Path(tempfile.gettempdir()) / f"pkiserver-{venv.name}.lock"
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers may get here together
-        if not exe.exists() or not list(CLI_VENV.glob(f"lib/python*/site-packages/{marker}")):
-            subprocess.run([sys.executable, "-m", "venv", str(CLI_VENV)], check=True, timeout=300)
+        if not exe.exists() or not list(venv.glob(f"lib/python*/site-packages/{marker}")):
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
             subprocess.run(
-                [str(CLI_VENV / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(CLI_REQUIREMENTS)],
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-r", str(requirements)],
                 check=True,
                 timeout=600,
             )
     return exe
+
+
+@pytest.fixture(scope="session")
+def fastpki_exe() -> Path:
+    """FastPKI's CLI in its own virtualenv, made once."""
+    return client_in_venv(CLI_VENV, CLI_REQUIREMENTS, "fastpki", "fastpki")
+
+
+@pytest.fixture(scope="session")
+def certbot_exe() -> Path:
+    """certbot (PyPI, pinned in requirements-certbot.txt) in its own virtualenv, made once."""
+    return client_in_venv(REPO / ".venv-certbot", REPO / "requirements-certbot.txt", "certbot", "certbot")
 
 
 class Cli:

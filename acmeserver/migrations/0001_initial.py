@@ -6,31 +6,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('serviceaccounts', '0001_initial'),
+        ("serviceaccounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EabCredential',
+            name="EabCredential",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kid', models.CharField(max_length=64, unique=True)),
-                ('hmac_key', models.TextField(editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('account_url', models.URLField(blank=True, max_length=500, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('service_account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='acme_eab_credentials', to='serviceaccounts.serviceaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kid", models.CharField(max_length=64, unique=True)),
+                ("hmac_key", models.TextField(editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("account_url", models.URLField(blank=True, max_length=500, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "service_account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="acme_eab_credentials",
+                        to="serviceaccounts.serviceaccount",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ACME external account binding',
-                'ordering': ['id'],
+                "verbose_name": "ACME external account binding",
+                "ordering": ["id"],
             },
         ),
     ]
