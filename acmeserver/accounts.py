@@ -112,6 +112,19 @@ def _usable_credential(ca: CertificateAuthority, kid: str) -> EabCredential:
 
 
 @transaction.atomic
+def change_key(*, account: AcmeAccount, new_key: jose.JWK, account_url: Callable[[AcmeAccount], str]) -> AcmeAccount:
+    """Roll the account over to `new_key`; 409 (naming that account) when another account of the
+    CA has it already."""
+    taken = AcmeAccount.objects.filter(ca_id=account.ca_id, thumbprint=thumbprint(new_key)).exclude(pk=account.pk)
+    other = taken.first()
+    if other is not None:
+        raise AcmeProblem("malformed", "Another account has this key.", 409, location=account_url(other))
+    account.jwk, account.thumbprint = new_key.to_partial_json(), thumbprint(new_key)
+    account.save(update_fields=["jwk", "thumbprint"])
+    return account
+
+
+@transaction.atomic
 def update(*, account: AcmeAccount, payload: dict[str, Any], url: str) -> AcmeAccount:
     """A POST to the account URL: its contacts, or its deactivation (RFC 8555 §7.3.2, §7.3.6)."""
     if "contact" in payload:

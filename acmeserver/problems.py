@@ -8,9 +8,9 @@ PREFIX = "urn:ietf:params:acme:error:"
 class AcmeProblem(Exception):
     """Raised anywhere in a request; answered as `application/problem+json`."""
 
-    def __init__(self, kind: str, detail: str, status: int = 400) -> None:
+    def __init__(self, kind: str, detail: str, status: int = 400, location: str | None = None) -> None:
         super().__init__(detail)
-        self.kind, self.detail, self.status = kind, detail, status
+        self.kind, self.detail, self.status, self.location = kind, detail, status, location
 
     def as_json(self) -> dict[str, object]:
         return {"type": PREFIX + self.kind, "detail": self.detail, "status": self.status}

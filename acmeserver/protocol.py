@@ -89,6 +89,32 @@ def unauthorized_url(sent: str | None, expected: str) -> AcmeProblem:
     return AcmeProblem("unauthorized", f"The JWS url {sent!r} is not the URL requested ({expected}).", 401)
 
 
+def check_key_change(inner: Any, *, url: str, account_url: str, old_key: jose.JWK) -> jose.JWK:
+    """The new key of a key change (RFC 8555 §7.3.5): the inner JWS, signed by that key (its
+    `jwk`, no nonce), for the same URL, naming the account and its current key."""
+    parsed = load_jws(inner if isinstance(inner, dict) else {})
+    header = cast(acme_jws.Header, parsed.signature.combined)
+    if header.alg is None or header.alg.name not in ALGORITHMS:
+        raise AcmeProblem("badSignatureAlgorithm", f"Sign with one of {', '.join(ALGORITHMS)}.")
+    if header.jwk is None or header.kid is not None or header.nonce is not None:
+        raise malformed("The inner JWS of a key change carries the new jwk, and no kid or nonce.")
+    if header.url != url:
+        raise malformed("The inner JWS's url is not the keyChange URL.")
+    if not parsed.verify(header.jwk):
+        raise malformed("The inner JWS's signature does not verify with its jwk.")
+    try:
+        payload = json.loads(parsed.payload)
+        named_old = cast(jose.JWK, jose.JWK.from_json(payload["oldKey"]))
+        account = payload["account"]
+    except (ValueError, TypeError, KeyError, jose.DeserializationError):
+        raise malformed("The inner payload is {account, oldKey}.") from None
+    if account != account_url:
+        raise malformed("The inner payload names another account.")
+    if named_old.thumbprint() != old_key.thumbprint():
+        raise malformed("The inner payload's oldKey is not the account's key.")
+    return header.jwk
+
+
 def check_binding(binding: Any, *, url: str, account_jwk: jose.JWK, hmac_key: Callable[[str], bytes]) -> str:
     """The `kid` of an external account binding (RFC 8555 §7.3.4) whose MAC, URL and payload (the
     account's key) check out; `hmac_key` gives the key of a `kid` (or raises)."""

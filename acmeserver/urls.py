@@ -11,4 +11,5 @@ urlpatterns = [
     path("new-nonce", views.new_nonce, name="acme-new-nonce"),
     path("new-account", views.new_account, name="acme-new-account"),
     path("account/<int:pk>", views.account, name="acme-account"),
+    path("key-change", views.key_change, name="acme-key-change"),
 ]

@@ -90,6 +90,8 @@ def acme_endpoint(methods: tuple[str, ...]) -> Callable[[Callable[..., HttpRespo
                 )
                 if problem.status == 405:
                     response["Allow"] = ", ".join(methods)
+                if problem.location:
+                    response["Location"] = problem.location
             response["Replay-Nonce"] = nonces.new_nonce()
             response["Cache-Control"] = "no-store"
             response["Link"] = f'<{endpoint.root}/directory>;rel="index"'
@@ -139,3 +141,15 @@ def account(endpoint: Endpoint, pk: str) -> HttpResponse:
         raise malformed("An account is read and changed with its own key only.")
     mine = endpoint.account(url)
     return _account_answer(endpoint, accounts.update(account=mine, payload=signed.body(), url=url))
+
+
+@acme_endpoint(("POST",))
+def key_change(endpoint: Endpoint) -> HttpResponse:
+    signed = endpoint.signed()
+    mine = endpoint.account(cast(str, signed.header.kid))
+    new_key = protocol.check_key_change(
+        signed.body(), url=endpoint.url, account_url=endpoint.account_url(mine), old_key=signed.key
+    )
+    return _account_answer(
+        endpoint, accounts.change_key(account=mine, new_key=new_key, account_url=endpoint.account_url)
+    )
