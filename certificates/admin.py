@@ -230,7 +230,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
     list_select_related = ["parent", "organization"]
     search_fields = ["name", "subject_dn", "serial_number"]
     ordering = ["id"]
-    actions = ["revoke_at_parent", "download_pem", "download_chain"]
+    actions = ["revoke_at_parent", "acme_on", "acme_off", "download_pem", "download_chain"]
     fieldsets = [
         ("Certificate authority", {"fields": ["name", "description", "subject_dn", "organization", "created_by_user"]}),
         ("Revocation", {"fields": ["revoked_at", "revocation_reason"]}),
@@ -239,7 +239,7 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         ("Issued", {"fields": ["issued"]}),
         ("Publication", {"fields": ["crl_base_url", "public_urls"]}),
         (
-            "ACME (set with PATCH /api/v1/cas/{id})",
+            "ACME (turned on and off by the list's actions, or PATCH /api/v1/cas/{id})",
             {"fields": ["acme_enabled", "acme_eab_required", "acme_max_validity_days"]},
         ),
         ("Certificate", {"fields": ["downloads", "certificate", "created_at", "updated_at"]}),
@@ -262,6 +262,30 @@ class CertificateAuthorityAdmin(PemDownloadsMixin, PolicyAdmin):
         return revoke_page(
             self, request, queryset, action="revoke_at_parent", noun="certificate authority", revoke=revoke
         )
+
+    def has_acme_permission(self, request: HttpRequest) -> bool:
+        return self.allowed(request, Action.CA_UPDATE)
+
+    @admin.action(description="Turn ACME on", permissions=["acme"])
+    def acme_on(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> None:
+        self._set_acme(request, queryset, on=True)
+
+    @admin.action(description="Turn ACME off", permissions=["acme"])
+    def acme_off(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority]) -> None:
+        self._set_acme(request, queryset, on=False)
+
+    def _set_acme(self, request: HttpRequest, queryset: QuerySet[CertificateAuthority], *, on: bool) -> None:
+        """`ca_update` on each CA (the policy and the audit log apply); refusals are named."""
+        done = 0
+        for ca in queryset:
+            try:
+                services.ca_update(actor=acting(request.user), ca=ca, changes={"acme_enabled": on})
+            except DomainError as exc:
+                self.message_user(request, f"{ca.name}: {exc.detail}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"ACME is {'on' if on else 'off'} for {done} CA(s).", messages.SUCCESS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CertificateAuthority]:
         return (
@@ -465,7 +489,11 @@ def revoke_page(
             else:
                 revoked += 1
         if revoked:
-            model_admin.message_user(request, f"Revoked {revoked} {noun}(s); the CRLs are updated.", messages.SUCCESS)
+            model_admin.message_user(
+                request,
+                f"Revoked {revoked} {noun}(s); OCSP says so now, the CRLs from their next fetch.",
+                messages.SUCCESS,
+            )
         return None  # back to the list
     context = {
         **model_admin.admin_site.each_context(request),

@@ -1,13 +1,18 @@
-"""Service accounts in the admin: read-only, for superusers (management goes through the API)."""
+"""Service accounts in the admin: read-only for superusers (management goes through the API), but for
+making ACME bindings."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
+from accounts.actors import acting
 from accounts.policy import is_superuser
+from acmeserver import services as acme_services
 from serviceaccounts.models import IssuancePolicy, ServiceAccount, ServiceAccountToken
 
 
@@ -34,6 +39,24 @@ class ServiceAccountAdmin(ReadOnlySuperuserAdmin):
     list_filter = ["organization"]
     search_fields = ["name", "description"]
     list_select_related = ["organization"]
+    actions = ["make_acme_binding"]
+
+    def has_acme_binding_permission(self, request: HttpRequest) -> bool:
+        return is_superuser(request.user)
+
+    @admin.action(description="Make an ACME binding (its key is shown once)", permissions=["acme_binding"])
+    def make_acme_binding(self, request: HttpRequest, queryset: QuerySet[ServiceAccount]) -> HttpResponse:
+        made = []
+        for account in queryset:
+            credential, key = acme_services.eab_create(actor=acting(request.user), account=account)
+            made.append((account, credential.kid, key))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New ACME bindings",
+            "opts": self.opts,
+            "made": made,
+        }
+        return TemplateResponse(request, "admin/acmeserver/eab_created.html", context)  # never cached, as the admin's
 
 
 @admin.register(ServiceAccountToken)

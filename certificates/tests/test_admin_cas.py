@@ -201,7 +201,7 @@ def test_the_page_shows_the_acme_settings(admin_a, hierarchy) -> None:
 
     body = console(admin_a).get(url("change", inter)).content.decode()
 
-    assert "ACME (set with PATCH /api/v1/cas/{id})" in body
+    assert "ACME (turned on and off by the list" in body
     assert "Acme max validity days" in body and "47" in body
 
 
