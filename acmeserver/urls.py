@@ -12,4 +12,5 @@ urlpatterns = [
     path("new-account", views.new_account, name="acme-new-account"),
     path("account/<int:pk>", views.account, name="acme-account"),
     path("key-change", views.key_change, name="acme-key-change"),
+    path("revoke-cert", views.revoke_cert, name="acme-revoke-cert"),
 ]

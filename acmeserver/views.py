@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from acmeserver import accounts, nonces, protocol
+from acmeserver import accounts, nonces, protocol, revocation
 from acmeserver.models import AcmeAccount
 from acmeserver.problems import AcmeProblem, malformed
 from certificates import services as pki_services
@@ -153,3 +153,13 @@ def key_change(endpoint: Endpoint) -> HttpResponse:
     return _account_answer(
         endpoint, accounts.change_key(account=mine, new_key=new_key, account_url=endpoint.account_url)
     )
+
+
+@acme_endpoint(("POST",))
+def revoke_cert(endpoint: Endpoint) -> HttpResponse:
+    signed = endpoint.signed(signed_by="either")
+    account = endpoint.account(signed.header.kid) if signed.header.kid is not None else None
+    revocation.revoke(
+        ca=endpoint.ca, body=signed.body(), jwk=signed.header.jwk if account is None else None, account=account
+    )
+    return HttpResponse(status=200)

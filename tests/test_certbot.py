@@ -30,7 +30,12 @@ services.ca_update(actor=admin, ca=ca, changes={"acme_enabled": True})
 flags = dict.fromkeys(["can_create_ca", "can_revoke_cert", "can_export_private_key", "can_delete_ca"], False)
 bot = sa.service_account_create(actor=admin, name="certbot", description=None, flags={**flags, "can_create_cert": True})
 credential, key = eab_create(actor=admin, account=bot)
-print(json.dumps({"slug": ca.slug, "kid": credential.kid, "key": key}))
+leaf = services.certificate_issue(actor=admin, ca=ca, request_base="http://unused", data=services.CertRequest(
+    certificate_type="server", common_name="leaf.example.com", subject_dn="CN=leaf.example.com",
+    key_algorithm="ecdsa", key_size=256)).private_key
+issued = ca.certificates.get()
+print(json.dumps({"slug": ca.slug, "kid": credential.kid, "key": key, "ca_pem": ca.certificate,
+                  "leaf_pem": issued.certificate, "leaf_key": leaf}))
 """
 
 STATE = """
@@ -91,3 +96,41 @@ def test_certbot_registers_with_a_binding_and_unregisters(live_pkiserver, certbo
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert "Account deactivated" in gone.stdout + gone.stderr
     assert _shell(live_pkiserver, STATE.format(kid=made["kid"]))["accounts"] == [["deactivated", "certbot"]]
+
+
+def test_certbot_revokes_with_the_certificates_key_and_openssl_sees_it(
+    live_pkiserver, certbot_exe: Path, tmp_path: Path
+):
+    made = _shell(live_pkiserver, SET_UP.replace("Certbot", "Revoking").replace("cb", "rv"))
+    for name in ("ca_pem", "leaf_pem", "leaf_key"):
+        (tmp_path / f"{name}.pem").write_text(made[name])
+    directory = f"{live_pkiserver.url}/acme/{made['slug']}/directory"
+    dirs = ["--config-dir", str(tmp_path / "c"), "--work-dir", str(tmp_path / "w"), "--logs-dir", str(tmp_path / "l")]
+
+    revoked = subprocess.run(
+        [str(certbot_exe), "revoke", "--server", directory, "--non-interactive", *dirs,
+         "--cert-path", str(tmp_path / "leaf_pem.pem"), "--key-path", str(tmp_path / "leaf_key.pem"),
+         "--reason", "keycompromise", "--no-delete-after-revoke"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    assert "Congratulations! You have successfully revoked the certificate" in revoked.stdout + revoked.stderr
+
+    ocsp_answer = subprocess.run(
+        ["openssl", "ocsp", "-issuer", str(tmp_path / "ca_pem.pem"), "-cert", str(tmp_path / "leaf_pem.pem"),
+         "-CAfile", str(tmp_path / "ca_pem.pem"), "-url", f"{live_pkiserver.url}/ocsp/{made['slug']}", "-no_nonce"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ocsp_answer.returncode == 0, ocsp_answer.stderr
+    assert ": revoked" in ocsp_answer.stdout and "Reason: keyCompromise" in ocsp_answer.stdout
+    crl_path = tmp_path / "ca.crl"
+    subprocess.run(["curl", "-sf", "-o", str(crl_path), f"{live_pkiserver.url}/crl/{made['slug']}"], check=True)
+    crl_text = subprocess.run(
+        ["openssl", "crl", "-inform", "DER", "-in", str(crl_path), "-noout", "-text"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    serial = subprocess.run(
+        ["openssl", "x509", "-in", str(tmp_path / "leaf_pem.pem"), "-noout", "-serial"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip().split("=")[1]  # fmt: skip
+    assert serial.upper().lstrip("0") in crl_text.replace(":", "").upper() and "Key Compromise" in crl_text

@@ -32,6 +32,7 @@ from certificates.services.issuance import (
 from certificates.services.public import ca_by_slug, crl_by_slug, ocsp_respond
 from certificates.services.revocation import (
     certificate_revoke,
+    certificate_revoke_by_key_holder,
     crl_current,
     crl_from_rows,
     crl_header,
@@ -63,6 +64,7 @@ __all__ = [
     "certificate_private_key",
     "certificate_renew",
     "certificate_revoke",
+    "certificate_revoke_by_key_holder",
     "certificate_sign_csr",
     "crl_by_slug",
     "crl_current",

@@ -30,11 +30,24 @@ _REASON_FLAGS: dict[int | None, Any] = {None: None, **{code: flag for flag, code
 
 
 def certificate_revoke(
-    *, actor: Actor, cert: Certificate, reason: str | None, comment: str | None = None
+    *, actor: Actor, cert: Certificate, reason: str | None, comment: str | None = None, via: str = ""
 ) -> Certificate:
     """`reason` names an RFC 5280 reason (its code goes into the CRL) or is free text; `comment` is
-    free text kept after a named reason (the admin console asks for both)."""
+    free text kept after a named reason (the admin console asks for both). `via` names the route
+    in the audit entry when it is not the API's or the console's (ACME)."""
     require(actor, Action.CERT_REVOKE, cert)
+    return _revoke(cert, reason, comment, actor=actor, via=via)
+
+
+def certificate_revoke_by_key_holder(*, cert: Certificate, reason: str | None, via: str) -> Certificate:
+    """Revoke for whoever proved they hold the certificate's private key (ACME revokeCert signed
+    with it, RFC 8555 §7.6): no account and no policy, since the key is what a revocation protects."""
+    return _revoke(cert, reason, None, actor=None, via=f"{via}, signed with the certificate's own key")
+
+
+def _revoke(
+    cert: Certificate, reason: str | None, comment: str | None, *, actor: Actor | None, via: str
+) -> Certificate:
     flag = revocation_flag(reason, for_ca=cert.certificate_type == CertificateType.CA)
     reason = with_comment(reason, comment)
     with transaction.atomic():
@@ -54,7 +67,7 @@ def certificate_revoke(
         audit_record(
             action=AuditAction.CERT_REVOKE, actor=actor, target=cert,
             detail=f"revoked certificate {cert.common_name} serial {cert.serial_number}"
-            + (f" ({reason})" if reason else ""),
+            + (f" ({reason})" if reason else "") + (f" via {via}" if via else ""),
         )  # fmt: skip
     for field, value in changes.items():  # what the UPDATE wrote, without reading the row back
         setattr(cert, field, value)
