@@ -28,13 +28,22 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def random_b64url(nbytes: int) -> str:
+    """base64url of `nbytes` random bytes, drawn again when it would start with "-": a command
+    line (certbot's `--eab-hmac-key KEY`) takes such a value for an option."""
+    while True:
+        text = _b64url(secrets.token_bytes(nbytes))
+        if not text.startswith("-"):
+            return text
+
+
 @transaction.atomic
 def eab_create(*, actor: Actor, account: ServiceAccount) -> tuple[EabCredential, str]:
     """A new binding of `account` and its HMAC key (base64url, shown once; stored encrypted)."""
     require(actor, Action.SA_MANAGE, account)
-    key = _b64url(secrets.token_bytes(HMAC_KEY_BYTES))
+    key = random_b64url(HMAC_KEY_BYTES)
     credential = EabCredential.objects.create(
-        kid=_b64url(secrets.token_bytes(18)),
+        kid=random_b64url(18),
         service_account=account,
         hmac_key=keystore.encrypt(key),
         created_by_id=None if actor.is_service_account else actor.pk,

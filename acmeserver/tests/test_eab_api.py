@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from acmeserver import services
 from acmeserver.models import EabCredential
 from audit.models import AuditLog
 from certificates import keystore
@@ -118,3 +119,14 @@ def test_deleting_the_service_account_deletes_its_bindings(client_for, admin_a, 
 
     assert client_for(admin_a).delete(f"{API}/service-accounts/{account.pk}").status_code == 204
     assert not EabCredential.objects.exists()
+
+
+def test_keys_and_kids_never_start_with_a_dash(client_for, admin_a, account, monkeypatch):
+    """A value starting with "-" is taken for an option by certbot's command line."""
+    drawn = iter([b"\xf8" * 32, b"\x01" * 32, b"\xf8" * 18, b"\x02" * 18])  # "-..." first, each time
+    monkeypatch.setattr(services.secrets, "token_bytes", lambda n: next(drawn))
+
+    body = client_for(admin_a).post(_url(account)).json()
+
+    assert not body["hmac_key"].startswith("-") and not body["kid"].startswith("-")
+    assert _decoded(body["hmac_key"]) == b"\x01" * 32 and _decoded(body["kid"]) == b"\x02" * 18
