@@ -11,6 +11,7 @@ import josepy as jose
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.policy import Action, can
 from acmeserver import protocol
 from acmeserver.models import AcmeAccount, EabCredential
 from acmeserver.problems import AcmeProblem, malformed, unauthorized
@@ -45,7 +46,7 @@ def usable(account: AcmeAccount) -> AcmeAccount:
     """`account`, unless it was deactivated or its service account is disabled (unauthorized)."""
     if account.status != AcmeAccount.Status.VALID:
         raise unauthorized("This account has been deactivated.")
-    if account.service_account is not None and account.service_account.disabled_at is not None:
+    if account.service_account is not None and not account.service_account.is_active:
         raise unauthorized("This account's service account is disabled.")
     return account
 
@@ -105,8 +106,8 @@ def _usable_credential(ca: CertificateAuthority, kid: str) -> EabCredential:
     credential = EabCredential.objects.select_for_update().select_related("service_account").filter(kid=kid).first()
     if credential is None or credential.revoked_at is not None or credential.used_at is not None:
         raise unauthorized("The external account binding is unknown, revoked or used already.")
-    account = credential.service_account
-    if account.disabled_at is not None or account.organization_id != ca.organization_id:
+    # A member of the CA's organization, not disabled: what the policy calls seeing the CA.
+    if not can(credential.service_account, Action.CA_VIEW, ca):
         raise unauthorized("The external account binding's service account may not use this CA.")
     return credential
 

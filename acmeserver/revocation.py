@@ -4,7 +4,6 @@ the CRL from its next fetch."""
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import josepy as jose
@@ -16,16 +15,15 @@ from certificates import x509 as pki
 from certificates.models import Certificate, CertificateAuthority
 from pkiserver.errors import Conflict, Invalid, PolicyDenied
 
-# RFC 5280 reason codes an ACME client may send (not certificateHold, 6, nor removeFromCRL, 8).
-REASONS = {code: name for name, flag in pki.REASON_NAMES.items() if (code := pki.REASON_CODES[flag]) not in (6, 8)}
+# RFC 5280 reason codes by name; which of them may revoke what is the revocation service's rule.
+REASONS = {pki.REASON_CODES[flag]: name for name, flag in pki.REASON_NAMES.items()}
 
 
 def _certificate(ca: CertificateAuthority, body: dict[str, Any]) -> tuple[Certificate, Any]:
     raw = body.get("certificate")
     try:
         der = jose.b64.b64decode(raw) if isinstance(raw, str) else b""
-        lines = base64.encodebytes(der).decode()
-        parsed = pki.load_certificate_pem(f"-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n")
+        parsed = pki.load_certificate_der(der)
     except (ValueError, pki.X509Error):
         raise malformed("certificate is the base64url DER of a certificate.") from None
     stored = Certificate.objects.filter(issuer=ca, serial_number=pki.serial_to_hex(parsed.serial_number)).first()
@@ -39,9 +37,9 @@ def revoke(
 ) -> None:
     cert, parsed = _certificate(ca, body)
     code = body.get("reason", 0)
-    if not isinstance(code, int) or isinstance(code, bool) or (code != 0 and code not in REASONS):
-        raise AcmeProblem("badRevocationReason", f"reason {code!r} is not a reason code a client may use.")
-    reason = REASONS.get(code) if code else None
+    if not isinstance(code, int) or isinstance(code, bool) or code not in REASONS:
+        raise AcmeProblem("badRevocationReason", f"reason {code!r} is not an RFC 5280 reason code.")
+    reason = REASONS[code] if code else None  # 0, unspecified: no reason in the CRL
     try:
         if jwk is not None:
             if pki.public_key_fingerprint(jwk.key) != pki.public_key_fingerprint(parsed.public_key()):

@@ -34,12 +34,13 @@ class Endpoint:
         self.root = f"{base}/acme/{slug}"
         self.url = f"{base}{request.path}"
         self._ca: CertificateAuthority | None = None
+        self.signer: AcmeAccount | None = None  # the account whose kid signed the request
 
     @property
     def ca(self) -> CertificateAuthority:
         if self._ca is None:
             try:
-                ca = pki_services.ca_by_slug(self.slug)
+                ca = pki_services.ca_by_slug(self.slug, also=("acme_enabled", "acme_eab_required"))
             except NotFound:
                 ca = None
             if ca is None or not ca.acme_enabled:
@@ -60,14 +61,19 @@ class Endpoint:
         )
         if account is None:
             raise AcmeProblem("accountDoesNotExist", f"No account {kid} at this CA.", 400)
+        account.ca = self.ca
         return accounts.usable(account)
+
+    def _signer_key(self, kid: str) -> jose.JWK:
+        self.signer = self.account(kid)
+        return cast(jose.JWK, jose.JWK.from_json(self.signer.jwk))
 
     def signed(self, signed_by: str = "kid") -> protocol.SignedRequest:
         if self.request.content_type != "application/jose+json":
             raise AcmeProblem("malformed", "ACME requests are application/jose+json.", 415)
         return protocol.verify(
             self.request.body, url=self.url, consume_nonce=nonces.consume, signed_by=signed_by,
-            account_key=lambda kid: cast(jose.JWK, jose.JWK.from_json(self.account(kid).jwk)),
+            account_key=self._signer_key,
         )  # fmt: skip
 
 
@@ -137,16 +143,15 @@ def new_account(endpoint: Endpoint) -> HttpResponse:
 def account(endpoint: Endpoint, pk: str) -> HttpResponse:
     signed = endpoint.signed()
     url = endpoint.url
-    if signed.header.kid != url:
+    if signed.header.kid != url or endpoint.signer is None:
         raise malformed("An account is read and changed with its own key only.")
-    mine = endpoint.account(url)
-    return _account_answer(endpoint, accounts.update(account=mine, payload=signed.body(), url=url))
+    return _account_answer(endpoint, accounts.update(account=endpoint.signer, payload=signed.body(), url=url))
 
 
 @acme_endpoint(("POST",))
 def key_change(endpoint: Endpoint) -> HttpResponse:
     signed = endpoint.signed()
-    mine = endpoint.account(cast(str, signed.header.kid))
+    mine = cast(AcmeAccount, endpoint.signer)  # signed with a kid: `signed` found its account
     new_key = protocol.check_key_change(
         signed.body(), url=endpoint.url, account_url=endpoint.account_url(mine), old_key=signed.key
     )
@@ -158,8 +163,5 @@ def key_change(endpoint: Endpoint) -> HttpResponse:
 @acme_endpoint(("POST",))
 def revoke_cert(endpoint: Endpoint) -> HttpResponse:
     signed = endpoint.signed(signed_by="either")
-    account = endpoint.account(signed.header.kid) if signed.header.kid is not None else None
-    revocation.revoke(
-        ca=endpoint.ca, body=signed.body(), jwk=signed.header.jwk if account is None else None, account=account
-    )
+    revocation.revoke(ca=endpoint.ca, body=signed.body(), jwk=signed.header.jwk, account=endpoint.signer)
     return HttpResponse(status=200)

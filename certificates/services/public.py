@@ -32,9 +32,10 @@ def _named(ca: CertificateAuthority | None, slug: str) -> CertificateAuthority:
     return ca
 
 
-def ca_by_slug(slug: str) -> CertificateAuthority:
-    """The CA that `slug` names, or 404."""
-    return _named(CertificateAuthority.objects.only(*PUBLIC_CA_FIELDS).filter(pk=_slug_id(slug)).first(), slug)
+def ca_by_slug(slug: str, *, also: tuple[str, ...] = ()) -> CertificateAuthority:
+    """The CA that `slug` names, or 404; `also`: fields the caller reads besides the public ones."""
+    fields = (*PUBLIC_CA_FIELDS, *also)
+    return _named(CertificateAuthority.objects.only(*fields).filter(pk=_slug_id(slug)).first(), slug)
 
 
 _CRL_HEADER_FIELDS = ("ca_id", "number", "this_update", "next_update", "entries")

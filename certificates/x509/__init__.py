@@ -47,6 +47,7 @@ from .issue import (
     chain_pem,
     child_path_length,
     clamp_validity,
+    load_certificate_der,
     load_certificate_pem,
 )
 from .keys import (
@@ -135,6 +136,7 @@ __all__ = [
     "generate_private_key",
     "key_size_of",
     "key_spec_of",
+    "load_certificate_der",
     "load_certificate_pem",
     "load_csr",
     "load_private_key_pem",

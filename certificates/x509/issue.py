@@ -239,6 +239,13 @@ def certificate_to_der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def load_certificate_der(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise InvalidPEM("Not a valid DER certificate.", field="certificate") from exc
+
+
 def load_certificate_pem(pem: str | bytes) -> x509.Certificate:
     data = pem.encode("ascii", "replace") if isinstance(pem, str) else pem
     try:
